@@ -1,0 +1,120 @@
+//! The libzmq side that every aiozmq-rs driver shares.
+//!
+//! The decisions live in `aiozmq-core`'s `TransportState`; this crate makes the
+//! libzmq calls the core allows ([`sock`]), holds the state and socket behind one
+//! lock with the transport handle ([`Handle`]), runs one driver turn
+//! ([`Shared::run_turn`]) and delivers callbacks ([`Deliver`]). A driver crate adds
+//! only what depends on its runtime: how to wait for an FD or a wake-up, how to
+//! spawn the driver, and async or blocking entry points.
+//!
+//! Lock order, everywhere: the protocol's mutex, then the transport's. No
+//! callback runs while the transport's lock is held, and no thread waits for the
+//! protocol's mutex while holding the transport's.
+
+#![warn(missing_docs)]
+
+mod deliver;
+mod handle;
+mod setup;
+mod shared;
+pub mod sock;
+pub mod stream;
+
+pub use deliver::{lock, Deliver, ProtocolCell};
+pub use handle::Handle;
+pub use setup::{default_context, Setup};
+pub use shared::{Inner, Park, Shared, Wake};
+
+/// The linked libzmq's version, `(major, minor, patch)`.
+pub fn zmq_version() -> (i32, i32, i32) {
+    zmq::version()
+}
+
+/// Implements `aiozmq_core::ZmqTransport` for a driver's `Transport` newtype
+/// whose field `handle` is a [`Handle`].
+#[macro_export]
+macro_rules! impl_zmq_transport {
+    ($ty:ty) => {
+        impl $crate::__core::ZmqTransport for $ty {
+            fn zmq_type(&self) -> $crate::__core::SocketType {
+                self.handle.zmq_type()
+            }
+            fn write(&self, msg: impl Into<$crate::__core::Multipart>) -> std::io::Result<()> {
+                self.handle.write(msg.into())
+            }
+            fn close(&self) {
+                self.handle.close()
+            }
+            fn abort(&self) {
+                self.handle.abort()
+            }
+            fn is_closing(&self) -> bool {
+                self.handle.is_closing()
+            }
+            fn getsockopt(
+                &self,
+                opt: $crate::__core::SockOpt,
+            ) -> std::io::Result<$crate::__core::OptValue> {
+                self.handle.getsockopt(opt)
+            }
+            fn setsockopt(
+                &self,
+                opt: $crate::__core::SockOpt,
+                value: $crate::__core::OptValue,
+            ) -> std::io::Result<()> {
+                self.handle.setsockopt(opt, value)
+            }
+            fn get_write_buffer_limits(&self) -> (usize, usize) {
+                self.handle.get_write_buffer_limits()
+            }
+            fn set_write_buffer_limits(
+                &self,
+                high: Option<usize>,
+                low: Option<usize>,
+            ) -> std::io::Result<()> {
+                self.handle.set_write_buffer_limits(high, low)
+            }
+            fn get_write_buffer_size(&self) -> usize {
+                self.handle.get_write_buffer_size()
+            }
+            fn pause_reading(&self) -> std::io::Result<()> {
+                self.handle.pause_reading()
+            }
+            fn resume_reading(&self) -> std::io::Result<()> {
+                self.handle.resume_reading()
+            }
+            fn bind(&self, endpoint: &str) -> std::io::Result<String> {
+                self.handle.bind(endpoint)
+            }
+            fn unbind(&self, endpoint: &str) -> std::io::Result<()> {
+                self.handle.unbind(endpoint)
+            }
+            fn bindings(&self) -> std::collections::BTreeSet<String> {
+                self.handle.bindings()
+            }
+            fn connect(&self, endpoint: &str) -> std::io::Result<String> {
+                self.handle.connect(endpoint)
+            }
+            fn disconnect(&self, endpoint: &str) -> std::io::Result<()> {
+                self.handle.disconnect(endpoint)
+            }
+            fn connections(&self) -> std::collections::BTreeSet<String> {
+                self.handle.connections()
+            }
+            fn subscribe(&self, prefix: impl AsRef<[u8]>) -> std::io::Result<()> {
+                self.handle.subscribe(prefix.as_ref())
+            }
+            fn unsubscribe(&self, prefix: impl AsRef<[u8]>) -> std::io::Result<()> {
+                self.handle.unsubscribe(prefix.as_ref())
+            }
+            fn subscriptions(
+                &self,
+            ) -> std::io::Result<std::collections::BTreeSet<$crate::__core::Bytes>> {
+                self.handle.subscriptions()
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use aiozmq_core as __core;

@@ -1,0 +1,86 @@
+//! Opening a transport: socket, binds and connects, before any callback.
+
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+use aiozmq_core::{error, SocketType, TransportState};
+
+use crate::shared::{Shared, Wake};
+use crate::sock;
+
+/// The process-wide default context, as aiozmq shares `zmq.Context.instance()`.
+/// It lives in a static and is never terminated, so closing never blocks on it.
+pub fn default_context() -> &'static zmq::Context {
+    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
+    CONTEXT.get_or_init(zmq::Context::new)
+}
+
+/// What a builder collected: `.bind`, `.connect`, `.zmq_sock`, `.context`.
+pub struct Setup {
+    /// The socket type asked for.
+    pub zmq_type: SocketType,
+    /// Endpoints to bind, in order.
+    pub binds: Vec<String>,
+    /// Endpoints to connect, in order.
+    pub connects: Vec<String>,
+    /// A pre-made socket to use instead of a new one.
+    pub sock: Option<zmq::Socket>,
+    /// The context for a new socket (default: [`default_context`]).
+    pub context: Option<zmq::Context>,
+}
+
+impl Setup {
+    /// Nothing collected yet.
+    pub fn new(zmq_type: SocketType) -> Setup {
+        Setup {
+            zmq_type,
+            binds: Vec::new(),
+            connects: Vec::new(),
+            sock: None,
+            context: None,
+        }
+    }
+
+    /// Makes the socket and runs the binds and connects. On an error the
+    /// socket is closed (zero linger) and the error returned; nothing else ran.
+    pub fn open(self, waker: Box<dyn Wake>) -> io::Result<Arc<Shared>> {
+        let custom = self.sock.is_some() || self.context.is_some();
+        let context = self.context.unwrap_or_else(|| default_context().clone());
+        let mut socket = match self.sock {
+            Some(s) => s,
+            None => context
+                .socket(sock::zmq_type(self.zmq_type))
+                .map_err(sock::to_io)?,
+        };
+        let mut state = TransportState::new(self.zmq_type);
+        let result = (|| {
+            let actual = sock::socket_type(&mut socket)?;
+            if actual != self.zmq_type {
+                return Err(error::invalid_input(format!(
+                    "the pre-made socket is {actual}, not {}",
+                    self.zmq_type
+                )));
+            }
+            for endpoint in &self.binds {
+                state.check_bind(endpoint)?;
+                let real = sock::bind(&mut socket, endpoint)?;
+                state.handle_bound(real);
+            }
+            for endpoint in &self.connects {
+                state.check_endpoint(endpoint)?;
+                socket.connect(endpoint).map_err(sock::to_io)?;
+                state.handle_connected(endpoint.clone());
+            }
+            sock::fd(&socket)
+        })();
+        match result {
+            Ok(fd) => Ok(Arc::new(Shared::new(
+                state, socket, fd, context, custom, waker,
+            ))),
+            Err(e) => {
+                let _ = socket.set_linger(0);
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! aiozmq-rs for tokio: ZeroMQ with aiozmq's transport/protocol and stream
+//! APIs, at the speed of libzmq.
+//!
+//! Works on the current-thread and the multi-thread runtime. Each transport
+//! has one driver task, spawned on the runtime that `open()` runs in; it waits
+//! on the socket's `ZMQ_FD` through `AsyncFd` and does what the sans-IO core
+//! (`aiozmq_core::TransportState`) asks. `write()` sends from the caller's
+//! task while nothing is buffered, so the common case costs no task hop.
+//!
+//! ```no_run
+//! use aiozmq_tokio::{create_zmq_connection, Multipart, SocketType, Transport, ZmqProtocol, ZmqTransport};
+//!
+//! struct Echo(Option<Transport>);
+//! impl ZmqProtocol<Transport> for Echo {
+//!     fn connection_made(&mut self, t: Transport) { self.0 = Some(t) }
+//!     fn msg_received(&mut self, msg: Multipart) {
+//!         let _ = self.0.as_ref().unwrap().write(msg); // ROUTER: [peer id, body] back
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let (server, _) = create_zmq_connection(|| Echo(None), SocketType::Router)
+//!     .bind("tcp://127.0.0.1:*")
+//!     .open()
+//!     .await?;
+//! println!("echoing on {:?}", server.bindings());
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod driver;
+mod stream;
+mod transport;
+
+pub use aiozmq_core::*;
+pub use stream::{create_zmq_stream, StreamBuilder, ZmqStream};
+pub use transport::{create_zmq_connection, ConnectionBuilder, Transport};
+
+/// The linked libzmq's version, `(major, minor, patch)`.
+pub fn zmq_version() -> (i32, i32, i32) {
+    aiozmq_driver_common::zmq_version()
+}

@@ -1,0 +1,213 @@
+//! aiozmq's stream API on tokio: `create_zmq_stream` and `ZmqStream`.
+
+use std::future::{poll_fn, Future, IntoFuture};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use aiozmq_core::{
+    Multipart, SocketEvent, SocketType, StreamState, WaterMarks, ZmqTransport,
+    DEFAULT_EVENTS_BACKLOG,
+};
+use aiozmq_driver_common::stream::{StreamProtocol, StreamShared};
+use aiozmq_driver_common::Setup;
+
+use crate::transport::{create_zmq_connection, Transport};
+
+/// Creates a stream: configure with the builder's methods, then `.open().await`.
+pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
+    StreamBuilder {
+        setup: Setup::new(zmq_type),
+        read_limits: (None, None),
+        write_limits: (None, None),
+        events_backlog: DEFAULT_EVENTS_BACKLOG,
+    }
+}
+
+/// Collects what `create_zmq_stream` should do.
+pub struct StreamBuilder {
+    setup: Setup,
+    read_limits: (Option<usize>, Option<usize>),
+    write_limits: (Option<usize>, Option<usize>),
+    events_backlog: usize,
+}
+
+impl StreamBuilder {
+    /// Binds to `endpoint` on open (may be called more than once).
+    pub fn bind(mut self, endpoint: impl Into<String>) -> Self {
+        self.setup.binds.push(endpoint.into());
+        self
+    }
+
+    /// Connects to `endpoint` on open (may be called more than once).
+    pub fn connect(mut self, endpoint: impl Into<String>) -> Self {
+        self.setup.connects.push(endpoint.into());
+        self
+    }
+
+    /// Uses a pre-made socket; its type must be the one asked for.
+    pub fn zmq_sock(mut self, sock: zmq::Socket) -> Self {
+        self.setup.sock = Some(sock);
+        self
+    }
+
+    /// Creates the socket in this context instead of the process-wide one.
+    pub fn context(mut self, context: zmq::Context) -> Self {
+        self.setup.context = Some(context);
+        self
+    }
+
+    /// Read water marks: reading pauses when the unread queue goes over high
+    /// and resumes at low (defaults 64 KiB / 16 KiB).
+    pub fn read_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
+        self.read_limits = (high, low);
+        self
+    }
+
+    /// Write water marks, as `set_write_buffer_limits`.
+    pub fn write_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
+        self.write_limits = (high, low);
+        self
+    }
+
+    /// How many monitor events to keep unread (default 100; older ones are dropped).
+    pub fn events_backlog(mut self, n: usize) -> Self {
+        self.events_backlog = n;
+        self
+    }
+
+    /// Opens the stream.
+    pub async fn open(self) -> io::Result<ZmqStream> {
+        self.open_now()
+    }
+
+    fn open_now(self) -> io::Result<ZmqStream> {
+        let limits = WaterMarks::new(self.read_limits.0, self.read_limits.1)?;
+        WaterMarks::new(self.write_limits.0, self.write_limits.1)?;
+        let shared = StreamShared::new(StreamState::new(limits, self.events_backlog));
+        let proto_shared = shared.clone();
+        let mut builder = create_zmq_connection(
+            move || StreamProtocol::<Transport>::new(proto_shared),
+            self.setup.zmq_type,
+        );
+        builder.setup = self.setup;
+        let (transport, _protocol) = builder.open_now()?;
+        transport.set_write_buffer_limits(self.write_limits.0, self.write_limits.1)?;
+        Ok(ZmqStream { transport, shared })
+    }
+}
+
+impl IntoFuture for StreamBuilder {
+    type Output = io::Result<ZmqStream>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.open_now() })
+    }
+}
+
+/// aiozmq's `ZmqStream`: read and write whole multipart messages.
+///
+/// `read()` is cancel-safe. To write from another task while one reads, clone
+/// [`transport()`](Self::transport): it writes too. Also a
+/// `futures::Stream` of messages and a `futures::Sink` of them.
+pub struct ZmqStream {
+    transport: Transport,
+    shared: Arc<StreamShared>,
+}
+
+impl ZmqStream {
+    /// The transport underneath.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Writes a message (never blocks; see [`drain`](Self::drain)).
+    pub fn write(&self, msg: impl Into<Multipart>) -> io::Result<()> {
+        self.transport.write(msg)
+    }
+
+    /// Waits while writing is paused (the write buffer is over its high-water
+    /// mark). After close or loss: the loss's error, else `ConnectionReset`.
+    pub async fn drain(&self) -> io::Result<()> {
+        poll_fn(|cx| self.shared.poll_drain(cx)).await
+    }
+
+    /// The next message. After close or loss, the messages already queued,
+    /// then `ConnectionAborted`. Cancel-safe.
+    pub async fn read(&mut self) -> io::Result<Multipart> {
+        poll_fn(|cx| self.shared.poll_read(&self.transport, cx)).await
+    }
+
+    /// The next monitor event (see `Transport::enable_monitor`).
+    pub async fn read_event(&mut self) -> io::Result<SocketEvent> {
+        poll_fn(|cx| self.shared.poll_read_event(cx)).await
+    }
+
+    /// Closes the transport: buffered writes are flushed; reads return what
+    /// is queued, then `ConnectionAborted`.
+    pub fn close(&self) {
+        self.transport.close()
+    }
+
+    /// Sets the read water marks (same rules as the write ones).
+    pub fn set_read_buffer_limits(
+        &self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> io::Result<()> {
+        self.shared.set_read_limits(&self.transport, high, low)
+    }
+
+    /// `(low, high)` read water marks.
+    pub fn get_read_buffer_limits(&self) -> (usize, usize) {
+        self.shared.read_limits()
+    }
+
+    /// Closed or lost, and every queued message has been read.
+    pub fn at_closing(&self) -> bool {
+        self.shared.at_closing()
+    }
+}
+
+impl futures_core::Stream for ZmqStream {
+    type Item = io::Result<Multipart>;
+
+    /// Messages until the stream ends (then `None`).
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match this.shared.poll_read(&this.transport, cx) {
+            Poll::Ready(Ok(msg)) => Poll::Ready(Some(Ok(msg))),
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionAborted => {
+                Poll::Ready(None)
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl futures_sink::Sink<Multipart> for ZmqStream {
+    type Error = io::Error;
+
+    /// Ready while writing is not paused.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shared.poll_drain(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Multipart) -> io::Result<()> {
+        self.transport.write(item)
+    }
+
+    /// Messages are handed to the transport at once; flushing waits out a pause.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shared.poll_drain(cx)
+    }
+
+    /// Closes the transport (buffered messages are still flushed).
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.transport.close();
+        Poll::Ready(Ok(()))
+    }
+}
