@@ -313,7 +313,9 @@ impl TransportState {
                 "a multipart message needs at least one frame",
             ));
         }
-        let direct = self.buffer.is_empty() && self.writable;
+        // As aiozmq: an empty buffer always tries libzmq at once, whatever the
+        // last EVENTS said, so a REQ writing out of turn gets EFSM every time.
+        let direct = self.buffer.is_empty();
         self.buffer_size += frames_len(&msg);
         self.buffer.push_back(msg);
         if direct {

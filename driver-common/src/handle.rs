@@ -325,7 +325,7 @@ impl Handle {
     /// aiozmq's `get_extra_info("zmq_socket")`: runs `f` on the socket, under
     /// the transport's lock (so never concurrently with the driver).
     pub fn with_zmq_socket<R>(&self, f: impl FnOnce(&zmq::Socket) -> R) -> io::Result<R> {
-        self.call(|_| Ok(()), |sock| Ok(f(sock)))
+        self.call(|s| s.check_getsockopt(SockOpt::TYPE), |sock| Ok(f(sock)))
     }
 
     /// `enable_monitor(events)`: events reach `event_received`. Enabling again

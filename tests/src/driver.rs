@@ -1,0 +1,166 @@
+//! The one interface the conformance suite is written against, implemented
+//! for each driver (and each tokio runtime flavour). Calls that are `async`
+//! in a driver block here, with a bounded timeout.
+
+use std::fmt::Debug;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aiozmq_core::{Multipart, SocketEvent, SocketType, ZmqTransport};
+
+use crate::log::{Log, OnMsg};
+
+/// How to open a recording connection.
+pub struct Spec<T> {
+    /// Socket type.
+    pub kind: SocketType,
+    /// `.bind` endpoints.
+    pub binds: Vec<String>,
+    /// `.connect` endpoints.
+    pub connects: Vec<String>,
+    /// `.zmq_sock`.
+    pub sock: Option<zmq::Socket>,
+    /// `.context`.
+    pub context: Option<zmq::Context>,
+    /// What the protocol does with each message before recording it.
+    pub on_msg: Option<OnMsg<T>>,
+}
+
+impl<T> Spec<T> {
+    /// A spec for this socket type.
+    pub fn new(kind: SocketType) -> Self {
+        Spec {
+            kind,
+            binds: Vec::new(),
+            connects: Vec::new(),
+            sock: None,
+            context: None,
+            on_msg: None,
+        }
+    }
+
+    /// Adds a bind.
+    pub fn bind(mut self, ep: impl Into<String>) -> Self {
+        self.binds.push(ep.into());
+        self
+    }
+
+    /// Adds a connect.
+    pub fn connect(mut self, ep: impl Into<String>) -> Self {
+        self.connects.push(ep.into());
+        self
+    }
+
+    /// Uses a pre-made socket.
+    pub fn sock(mut self, sock: zmq::Socket) -> Self {
+        self.sock = Some(sock);
+        self
+    }
+
+    /// Uses a context.
+    pub fn context(mut self, ctx: zmq::Context) -> Self {
+        self.context = Some(ctx);
+        self
+    }
+
+    /// Runs `f` on each message (inside `msg_received`).
+    pub fn on_msg(mut self, f: impl FnMut(&T, &Multipart) + Send + 'static) -> Self {
+        self.on_msg = Some(Box::new(f));
+        self
+    }
+}
+
+/// How to open a stream.
+#[derive(Clone)]
+pub struct StreamSpec {
+    /// Socket type.
+    pub kind: SocketType,
+    /// `.bind` endpoints.
+    pub binds: Vec<String>,
+    /// `.connect` endpoints.
+    pub connects: Vec<String>,
+    /// `.read_limits`.
+    pub read_limits: (Option<usize>, Option<usize>),
+    /// `.write_limits`.
+    pub write_limits: (Option<usize>, Option<usize>),
+    /// `.events_backlog`.
+    pub events_backlog: Option<usize>,
+}
+
+impl StreamSpec {
+    /// A spec for this socket type.
+    pub fn new(kind: SocketType) -> Self {
+        StreamSpec {
+            kind,
+            binds: Vec::new(),
+            connects: Vec::new(),
+            read_limits: (None, None),
+            write_limits: (None, None),
+            events_backlog: None,
+        }
+    }
+
+    /// Adds a bind.
+    pub fn bind(mut self, ep: impl Into<String>) -> Self {
+        self.binds.push(ep.into());
+        self
+    }
+
+    /// Adds a connect.
+    pub fn connect(mut self, ep: impl Into<String>) -> Self {
+        self.connects.push(ep.into());
+        self
+    }
+}
+
+/// A stream, with every wait bounded.
+pub trait TestStream: Send {
+    /// The driver's transport type.
+    type T: ZmqTransport + Debug;
+    /// `transport()`.
+    fn transport(&self) -> &Self::T;
+    /// `write()`.
+    fn write(&self, msg: Multipart) -> io::Result<()>;
+    /// `read()`, or `TimedOut` after `timeout`.
+    fn read(&mut self, timeout: Duration) -> io::Result<Multipart>;
+    /// `read_event()`, or `TimedOut` after `timeout`.
+    fn read_event(&mut self, timeout: Duration) -> io::Result<SocketEvent>;
+    /// `drain()`, or `TimedOut` after `timeout`.
+    fn drain(&self, timeout: Duration) -> io::Result<()>;
+    /// `close()`.
+    fn close(&self);
+    /// `at_closing()`.
+    fn at_closing(&self) -> bool;
+    /// `set_read_buffer_limits()`.
+    fn set_read_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> io::Result<()>;
+    /// `get_read_buffer_limits()`.
+    fn get_read_buffer_limits(&self) -> (usize, usize);
+    /// The transport's `enable_monitor()`.
+    fn enable_monitor(&self, events: Option<u16>) -> io::Result<()>;
+}
+
+/// One driver, as the suite sees it.
+pub trait Driver: Send + Sync + 'static {
+    /// The driver's `Transport`.
+    type T: ZmqTransport + Debug;
+    /// The driver's stream, wrapped.
+    type S: TestStream<T = Self::T>;
+    /// A name for messages.
+    fn name(&self) -> &'static str;
+    /// `create_zmq_connection(..).open()` with a protocol recording into `log`.
+    fn open_into(&self, spec: Spec<Self::T>, log: Arc<Log>) -> io::Result<Self::T>;
+    /// `create_zmq_connection(..).open()` with a recording protocol.
+    fn open(&self, spec: Spec<Self::T>) -> io::Result<(Self::T, Arc<Log>)> {
+        let log = Arc::new(Log::default());
+        self.open_into(spec, log.clone()).map(|t| (t, log))
+    }
+    /// `create_zmq_stream(..).open()`.
+    fn open_stream(&self, spec: StreamSpec) -> io::Result<Self::S>;
+    /// `Transport::enable_monitor`.
+    fn enable_monitor(&self, t: &Self::T, events: Option<u16>) -> io::Result<()>;
+    /// `Transport::disable_monitor`.
+    fn disable_monitor(&self, t: &Self::T) -> io::Result<()>;
+    /// `Transport::with_zmq_socket`.
+    fn with_socket(&self, t: &Self::T, f: &mut dyn FnMut(&zmq::Socket)) -> io::Result<()>;
+}

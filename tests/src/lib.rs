@@ -1,0 +1,32 @@
+//! The aiozmq-rs test suite: one set of conformance scenarios run against
+//! every driver, plus stress and interop tests, and the benchmark.
+
+pub mod driver;
+pub mod log;
+pub mod scenarios;
+pub mod tokio_driver;
+
+use aiozmq_core::{Bytes, Multipart};
+
+pub use driver::{Driver, Spec, StreamSpec, TestStream};
+pub use log::{Ev, Log, TIMEOUT};
+
+/// A message from byte strings.
+pub fn msg(frames: &[&[u8]]) -> Multipart {
+    frames.iter().map(|f| Bytes::copy_from_slice(f)).collect()
+}
+
+/// A plain libzmq socket for the other end, in its own context, with zero
+/// linger so the test never waits on it at exit.
+pub fn raw(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
+    let s = ctx.socket(kind).expect("raw socket");
+    s.set_linger(0).expect("linger");
+    s.set_rcvtimeo(crate::TIMEOUT.as_millis() as i32)
+        .expect("rcvtimeo");
+    s.set_sndtimeo(crate::TIMEOUT.as_millis() as i32)
+        .expect("sndtimeo");
+    s
+}
+
+/// A tcp loopback endpoint with a port the OS picks.
+pub const ANY_TCP: &str = "tcp://127.0.0.1:*";

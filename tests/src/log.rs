@@ -1,0 +1,271 @@
+//! A protocol that records every callback, and waiting on the record with a
+//! bounded timeout (a hang fails the test instead of stalling CI).
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use aiozmq_core::{zmq_errno, Multipart, SocketEvent, ZmqProtocol, ZmqTransport};
+
+/// How long any wait in the suite may take before it fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One recorded callback.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ev {
+    /// `connection_made`.
+    Made,
+    /// `connection_lost`: `None`, or the error's kind and errno.
+    Lost(Option<(io::ErrorKind, Option<i32>)>),
+    /// `pause_writing`.
+    Pause,
+    /// `resume_writing`.
+    Resume,
+    /// `msg_received`.
+    Msg(Multipart),
+    /// `event_received`.
+    Event(SocketEvent),
+    /// A callback started while another one of the same protocol ran.
+    Reentered,
+}
+
+/// The record of one protocol's callbacks.
+#[derive(Default)]
+pub struct Log {
+    events: Mutex<Vec<Ev>>,
+    changed: Condvar,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(summary(&self.lock())).finish()
+    }
+}
+
+impl Log {
+    fn push(&self, ev: Ev) {
+        self.lock().push(ev);
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Ev>> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything recorded so far.
+    pub fn all(&self) -> Vec<Ev> {
+        self.lock().clone()
+    }
+
+    /// The messages received so far.
+    pub fn msgs(&self) -> Vec<Multipart> {
+        self.lock()
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Msg(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many recorded callbacks match.
+    pub fn count(&self, f: impl Fn(&Ev) -> bool) -> usize {
+        self.lock().iter().filter(|e| f(e)).count()
+    }
+
+    /// Waits until `f` returns `Some` for the record; panics after [`TIMEOUT`].
+    pub fn wait<R>(&self, what: &str, mut f: impl FnMut(&[Ev]) -> Option<R>) -> R {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut events = self.lock();
+        loop {
+            if let Some(r) = f(&events) {
+                return r;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; recorded: {:?}",
+                summary(&events)
+            );
+            events = self
+                .changed
+                .wait_timeout(events, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits up to `d` for `f` to return `Some`.
+    pub fn wait_for<R>(&self, d: Duration, mut f: impl FnMut(&[Ev]) -> Option<R>) -> Option<R> {
+        let deadline = Instant::now() + d;
+        let mut events = self.lock();
+        loop {
+            if let Some(r) = f(&events) {
+                return Some(r);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            events = self
+                .changed
+                .wait_timeout(events, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits until `n` messages have arrived; returns them.
+    pub fn wait_msgs(&self, n: usize) -> Vec<Multipart> {
+        self.wait(&format!("{n} messages"), |evs| {
+            let msgs: Vec<_> = evs
+                .iter()
+                .filter_map(|e| match e {
+                    Ev::Msg(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .collect();
+            (msgs.len() >= n).then_some(msgs)
+        })
+    }
+
+    /// Waits for `connection_lost`; returns its argument as recorded.
+    pub fn wait_lost(&self) -> Option<(io::ErrorKind, Option<i32>)> {
+        self.wait("connection_lost", |evs| {
+            evs.iter().find_map(|e| match e {
+                Ev::Lost(x) => Some(x.clone()),
+                _ => None,
+            })
+        })
+    }
+
+    /// Waits for a monitor event of this kind; returns it.
+    pub fn wait_event(&self, event: u16) -> SocketEvent {
+        self.wait(&format!("monitor event {event:#x}"), |evs| {
+            evs.iter().find_map(|e| match e {
+                Ev::Event(ev) if ev.event == event => Some(ev.clone()),
+                _ => None,
+            })
+        })
+    }
+
+    /// Asserts the protocol contract on the whole record: `Made` first and
+    /// once, `Lost` at most once and last, no re-entry.
+    pub fn assert_contract(&self) {
+        let evs = self.all();
+        assert_eq!(
+            evs.first(),
+            Some(&Ev::Made),
+            "connection_made first: {:?}",
+            summary(&evs)
+        );
+        assert_eq!(evs.iter().filter(|e| **e == Ev::Made).count(), 1);
+        assert!(!evs.contains(&Ev::Reentered), "a callback was re-entered");
+        let lost: Vec<_> = evs
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e, Ev::Lost(_)))
+            .collect();
+        assert!(lost.len() <= 1, "connection_lost more than once");
+        if let Some((i, _)) = lost.first() {
+            assert_eq!(
+                *i,
+                evs.len() - 1,
+                "a callback after connection_lost: {:?}",
+                summary(&evs)
+            );
+        }
+    }
+}
+
+fn summary(evs: &[Ev]) -> Vec<String> {
+    evs.iter()
+        .map(|e| match e {
+            Ev::Msg(m) => format!(
+                "Msg({} frames, {} B)",
+                m.len(),
+                m.iter().map(|f| f.len()).sum::<usize>()
+            ),
+            other => format!("{other:?}"),
+        })
+        .take(50)
+        .collect()
+}
+
+/// What a recording protocol does with each message before recording it.
+pub type OnMsg<T> = Box<dyn FnMut(&T, &Multipart) + Send>;
+
+/// The recording protocol.
+pub struct Rec<T> {
+    log: Arc<Log>,
+    transport: Option<T>,
+    on_msg: Option<OnMsg<T>>,
+    busy: AtomicBool,
+}
+
+impl<T> Rec<T> {
+    /// A protocol recording into `log`, running `on_msg` on each message.
+    pub fn new(log: Arc<Log>, on_msg: Option<OnMsg<T>>) -> Self {
+        Rec {
+            log,
+            transport: None,
+            on_msg,
+            busy: AtomicBool::new(false),
+        }
+    }
+
+    fn enter(&self) {
+        if self.busy.swap(true, Ordering::SeqCst) {
+            self.log.push(Ev::Reentered);
+        }
+    }
+
+    fn leave(&self) {
+        self.busy.store(false, Ordering::SeqCst);
+    }
+}
+
+impl<T: ZmqTransport> ZmqProtocol<T> for Rec<T> {
+    fn connection_made(&mut self, transport: T) {
+        self.enter();
+        self.transport = Some(transport);
+        self.log.push(Ev::Made);
+        self.leave();
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.enter();
+        self.transport = None;
+        self.log
+            .push(Ev::Lost(exc.map(|e| (e.kind(), zmq_errno(&e)))));
+        self.leave();
+    }
+
+    fn pause_writing(&mut self) {
+        self.enter();
+        self.log.push(Ev::Pause);
+        self.leave();
+    }
+
+    fn resume_writing(&mut self) {
+        self.enter();
+        self.log.push(Ev::Resume);
+        self.leave();
+    }
+
+    fn msg_received(&mut self, msg: Multipart) {
+        self.enter();
+        if let (Some(f), Some(t)) = (self.on_msg.as_mut(), self.transport.as_ref()) {
+            f(t, &msg);
+        }
+        self.log.push(Ev::Msg(msg));
+        self.leave();
+    }
+
+    fn event_received(&mut self, event: SocketEvent) {
+        self.enter();
+        self.log.push(Ev::Event(event));
+        self.leave();
+    }
+}
