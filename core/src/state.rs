@@ -566,9 +566,10 @@ impl TransportState {
     }
 
     /// A failure that ends the transport: drop everything, close at once,
-    /// then `connection_lost(Some(err))`. Ignored once the socket is closed.
+    /// then `connection_lost(Some(err))`. The first cause wins: ignored once
+    /// the transport is aborting, failed or closed.
     pub fn fail(&mut self, err: io::Error) {
-        if let Phase::Open | Phase::Flushing | Phase::Dropping { .. } = self.phase {
+        if let Phase::Open | Phase::Flushing = self.phase {
             self.phase = Phase::Dropping { linger: 0 };
             self.drop_buffer();
             self.inbox.clear();
