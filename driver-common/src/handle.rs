@@ -375,10 +375,6 @@ impl Handle {
 /// Stops libzmq's monitor and asks the driver to close the pipe (it owns the
 /// FD registration); events already queued are dropped.
 fn stop_monitor(inner: &mut Inner) -> io::Result<()> {
-    if let Some(socket) = inner.socket.as_mut() {
-        sock::stop_monitor(socket)?;
-        inner.state.handle_zmq_call();
-    }
     inner.state.drop_monitor_events();
     retire_monitor(inner);
     inner.state.request_wake();

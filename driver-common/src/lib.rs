@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod asynch;
 mod deliver;
 mod handle;
 mod setup;
@@ -30,12 +31,12 @@ pub fn zmq_version() -> (i32, i32, i32) {
     zmq::version()
 }
 
-/// Implements `aiozmq_core::ZmqTransport` for a driver's `Transport` newtype
-/// whose field `handle` is a [`Handle`].
+/// Implements `aiozmq_core::ZmqTransport` for a driver's `Transport`
+/// whose field `handle` is a [`Handle`] (optionally generic: `Transport<R>, R: Bound`).
 #[macro_export]
 macro_rules! impl_zmq_transport {
-    ($ty:ty) => {
-        impl $crate::__core::ZmqTransport for $ty {
+    ($ty:ty $(, $g:ident : $bound:path)?) => {
+        impl $(<$g: $bound>)? $crate::__core::ZmqTransport for $ty {
             fn zmq_type(&self) -> $crate::__core::SocketType {
                 self.handle.zmq_type()
             }
@@ -116,5 +117,38 @@ macro_rules! impl_zmq_transport {
     };
 }
 
+/// The builder methods every `create_zmq_*` builder shares; the builder
+/// has a field `setup: Setup`.
+#[macro_export]
+macro_rules! setup_methods {
+    () => {
+        /// Binds to `endpoint` on open (may be called more than once).
+        pub fn bind(mut self, endpoint: impl Into<String>) -> Self {
+            self.setup.binds.push(endpoint.into());
+            self
+        }
+
+        /// Connects to `endpoint` on open (may be called more than once).
+        pub fn connect(mut self, endpoint: impl Into<String>) -> Self {
+            self.setup.connects.push(endpoint.into());
+            self
+        }
+
+        /// Uses a pre-made socket; its type must be the one asked for.
+        pub fn zmq_sock(mut self, sock: $crate::__zmq::Socket) -> Self {
+            self.setup.sock = Some(sock);
+            self
+        }
+
+        /// Creates the socket in this context instead of the process-wide one.
+        pub fn context(mut self, context: $crate::__zmq::Context) -> Self {
+            self.setup.context = Some(context);
+            self
+        }
+    };
+}
+
 #[doc(hidden)]
 pub use aiozmq_core as __core;
+#[doc(hidden)]
+pub use zmq as __zmq;

@@ -206,7 +206,7 @@ impl Shared {
     /// Closes what [`Park::Close`] announced; the driver has dropped its FD registrations.
     pub fn close_pending(&self) {
         let mut inner = self.lock();
-        let mut doomed = std::mem::take(&mut inner.retired);
+        let mut doomed = Vec::new();
         if let Some(linger) = inner.close_main.take() {
             if let Some(socket) = inner.socket.take() {
                 if let Some(ms) = linger {
@@ -215,6 +215,9 @@ impl Shared {
                 doomed.push(socket);
             }
         }
+        // Monitor pipes close after the main socket: libzmq sends its last
+        // events with a blocking send, which would hang without a reader.
+        doomed.append(&mut inner.retired);
         drop(inner);
         self.drop_sockets(doomed);
     }
@@ -289,9 +292,18 @@ impl Shared {
     }
 }
 
-/// Moves the monitor pipe, if any, to the sockets the driver will close.
+/// Stops libzmq's monitor and moves the pipe, if any, to the sockets the
+/// driver will close. libzmq sends monitor events with a blocking send, in
+/// its I/O thread: closing the pipe while it still monitors would hang the
+/// whole context, so the monitor always stops first.
 pub(crate) fn retire_monitor(inner: &mut Inner) {
     if let Some(m) = inner.monitor.take() {
+        if let Some(socket) = inner.socket.as_mut() {
+            if let Err(e) = sock::stop_monitor(socket) {
+                tracing::warn!("stopping the socket monitor failed: {e}");
+            }
+            inner.state.handle_zmq_call();
+        }
         let _ = m.socket.set_linger(0);
         inner.retired.push(m.socket);
         inner.monitor_seq += 1;

@@ -134,7 +134,7 @@ impl Log {
     pub fn wait_lost(&self) -> Option<(io::ErrorKind, Option<i32>)> {
         self.wait("connection_lost", |evs| {
             evs.iter().find_map(|e| match e {
-                Ev::Lost(x) => Some(x.clone()),
+                Ev::Lost(x) => Some(*x),
                 _ => None,
             })
         })

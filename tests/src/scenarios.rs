@@ -697,6 +697,7 @@ pub fn monitor_bind_connect_accept_disconnect<D: Driver>(d: &D) {
         _ => true,
     }));
     client.close();
+    assert_eq!(clog.wait_lost(), None);
     slog.wait_event(event::DISCONNECTED);
     server.close();
     slog.wait_lost();

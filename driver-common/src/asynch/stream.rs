@@ -1,62 +1,44 @@
-//! aiozmq's stream API on tokio: `create_zmq_stream` and `ZmqStream`.
+//! aiozmq's stream API for any [`AsyncRuntime`]: `create_zmq_stream` and `ZmqStream`.
 
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::stream::{StreamProtocol, StreamShared};
+use crate::Setup;
 use aiozmq_core::{
     Multipart, SocketEvent, SocketType, StreamState, WaterMarks, ZmqTransport,
     DEFAULT_EVENTS_BACKLOG,
 };
-use aiozmq_driver_common::stream::{StreamProtocol, StreamShared};
-use aiozmq_driver_common::Setup;
 
-use crate::transport::{create_zmq_connection, Transport};
+use super::transport::{create_zmq_connection, Transport};
+use super::AsyncRuntime;
 
 /// Creates a stream: configure with the builder's methods, then `.open().await`.
-pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
+pub fn create_zmq_stream<R: AsyncRuntime>(zmq_type: SocketType) -> StreamBuilder<R> {
     StreamBuilder {
         setup: Setup::new(zmq_type),
         read_limits: (None, None),
         write_limits: (None, None),
         events_backlog: DEFAULT_EVENTS_BACKLOG,
+        _runtime: PhantomData,
     }
 }
 
 /// Collects what `create_zmq_stream` should do.
-pub struct StreamBuilder {
+pub struct StreamBuilder<R> {
     setup: Setup,
     read_limits: (Option<usize>, Option<usize>),
     write_limits: (Option<usize>, Option<usize>),
     events_backlog: usize,
+    _runtime: PhantomData<fn() -> R>,
 }
 
-impl StreamBuilder {
-    /// Binds to `endpoint` on open (may be called more than once).
-    pub fn bind(mut self, endpoint: impl Into<String>) -> Self {
-        self.setup.binds.push(endpoint.into());
-        self
-    }
-
-    /// Connects to `endpoint` on open (may be called more than once).
-    pub fn connect(mut self, endpoint: impl Into<String>) -> Self {
-        self.setup.connects.push(endpoint.into());
-        self
-    }
-
-    /// Uses a pre-made socket; its type must be the one asked for.
-    pub fn zmq_sock(mut self, sock: zmq::Socket) -> Self {
-        self.setup.sock = Some(sock);
-        self
-    }
-
-    /// Creates the socket in this context instead of the process-wide one.
-    pub fn context(mut self, context: zmq::Context) -> Self {
-        self.setup.context = Some(context);
-        self
-    }
+impl<R: AsyncRuntime> StreamBuilder<R> {
+    crate::setup_methods!();
 
     /// Read water marks: reading pauses when the unread queue goes over high
     /// and resumes at low (defaults 64 KiB / 16 KiB).
@@ -78,17 +60,17 @@ impl StreamBuilder {
     }
 
     /// Opens the stream.
-    pub async fn open(self) -> io::Result<ZmqStream> {
+    pub async fn open(self) -> io::Result<ZmqStream<R>> {
         self.open_now()
     }
 
-    fn open_now(self) -> io::Result<ZmqStream> {
+    fn open_now(self) -> io::Result<ZmqStream<R>> {
         let limits = WaterMarks::new(self.read_limits.0, self.read_limits.1)?;
         WaterMarks::new(self.write_limits.0, self.write_limits.1)?;
         let shared = StreamShared::new(StreamState::new(limits, self.events_backlog));
         let proto_shared = shared.clone();
         let mut builder = create_zmq_connection(
-            move || StreamProtocol::<Transport>::new(proto_shared),
+            move || StreamProtocol::<Transport<R>>::new(proto_shared),
             self.setup.zmq_type,
         );
         builder.setup = self.setup;
@@ -98,8 +80,8 @@ impl StreamBuilder {
     }
 }
 
-impl IntoFuture for StreamBuilder {
-    type Output = io::Result<ZmqStream>;
+impl<R: AsyncRuntime> IntoFuture for StreamBuilder<R> {
+    type Output = io::Result<ZmqStream<R>>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
@@ -112,14 +94,14 @@ impl IntoFuture for StreamBuilder {
 /// `read()` is cancel-safe. To write from another task while one reads, clone
 /// [`transport()`](Self::transport): it writes too. Also a
 /// `futures::Stream` of messages and a `futures::Sink` of them.
-pub struct ZmqStream {
-    transport: Transport,
+pub struct ZmqStream<R> {
+    transport: Transport<R>,
     shared: Arc<StreamShared>,
 }
 
-impl ZmqStream {
+impl<R: AsyncRuntime> ZmqStream<R> {
     /// The transport underneath.
-    pub fn transport(&self) -> &Transport {
+    pub fn transport(&self) -> &Transport<R> {
         &self.transport
     }
 
@@ -171,7 +153,7 @@ impl ZmqStream {
     }
 }
 
-impl futures_core::Stream for ZmqStream {
+impl<R: AsyncRuntime> futures_core::Stream for ZmqStream<R> {
     type Item = io::Result<Multipart>;
 
     /// Messages until the stream ends (then `None`).
@@ -188,7 +170,7 @@ impl futures_core::Stream for ZmqStream {
     }
 }
 
-impl futures_sink::Sink<Multipart> for ZmqStream {
+impl<R: AsyncRuntime> futures_sink::Sink<Multipart> for ZmqStream<R> {
     type Error = io::Error;
 
     /// Ready while writing is not paused.

@@ -1,0 +1,45 @@
+//! A one-permit wake-up for the driver task, independent of any runtime.
+
+use std::future::poll_fn;
+use std::sync::Mutex;
+use std::task::{Poll, Waker};
+
+use crate::Wake;
+
+/// A wake that comes before the driver waits is kept, not lost.
+#[derive(Default)]
+pub(crate) struct Signal {
+    state: Mutex<(bool, Option<Waker>)>,
+}
+
+impl Signal {
+    /// Waits for the next wake (or takes the one kept).
+    pub(crate) async fn wait(&self) {
+        poll_fn(|cx| {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if std::mem::take(&mut s.0) {
+                Poll::Ready(())
+            } else {
+                match &s.1 {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.1 = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Wake for std::sync::Arc<Signal> {
+    fn wake(&self) {
+        let waker = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.0 = true;
+            s.1.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
