@@ -117,6 +117,73 @@ macro_rules! impl_zmq_transport {
     };
 }
 
+/// The public API of an async driver crate, for its [`asynch::AsyncRuntime`]:
+/// `Transport`, `ConnectionBuilder`, `StreamBuilder`, `ZmqStream`,
+/// `create_zmq_connection`, `create_zmq_stream` and `zmq_version`.
+#[macro_export]
+macro_rules! async_driver_api {
+    ($rt:ty) => {
+        /// A ZeroMQ transport: aiozmq's `ZmqTransport` (see `ZmqTransport` for the methods).
+        pub type Transport = $crate::asynch::Transport<$rt>;
+        /// The builder [`create_zmq_connection`] returns.
+        pub type ConnectionBuilder<P, F> = $crate::asynch::ConnectionBuilder<$rt, P, F>;
+        /// The builder [`create_zmq_stream`] returns.
+        pub type StreamBuilder = $crate::asynch::StreamBuilder<$rt>;
+        /// aiozmq's `ZmqStream`: cancel-safe `read()`, `futures::Stream` and `Sink`.
+        pub type ZmqStream = $crate::asynch::ZmqStream<$rt>;
+
+        /// Creates a ZeroMQ connection: `.bind()`, `.connect()`, `.zmq_sock()`,
+        /// `.context()`, then `.open().await` → `(Transport, Arc<Mutex<P>>)`.
+        pub fn create_zmq_connection<P, F>(
+            factory: F,
+            zmq_type: $crate::__core::SocketType,
+        ) -> ConnectionBuilder<P, F>
+        where
+            F: FnOnce() -> P,
+            P: $crate::__core::ZmqProtocol<Transport>,
+        {
+            $crate::asynch::create_zmq_connection(factory, zmq_type)
+        }
+
+        /// Creates a stream: the builder also takes `.read_limits()`,
+        /// `.write_limits()` and `.events_backlog()`; then `.open().await`.
+        pub fn create_zmq_stream(zmq_type: $crate::__core::SocketType) -> StreamBuilder {
+            $crate::asynch::create_zmq_stream(zmq_type)
+        }
+
+        /// The linked libzmq's version, `(major, minor, patch)`.
+        pub fn zmq_version() -> (i32, i32, i32) {
+            $crate::zmq_version()
+        }
+    };
+}
+
+/// The stream-only builder methods; the builder has fields `read_limits`,
+/// `write_limits` and `events_backlog`.
+#[macro_export]
+macro_rules! stream_methods {
+    () => {
+        /// Read water marks: reading pauses when the unread queue goes over high
+        /// and resumes at low (defaults 64 KiB / 16 KiB).
+        pub fn read_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
+            self.read_limits = (high, low);
+            self
+        }
+
+        /// Write water marks, as `set_write_buffer_limits`.
+        pub fn write_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
+            self.write_limits = (high, low);
+            self
+        }
+
+        /// How many monitor events to keep unread (default 100; older ones are dropped).
+        pub fn events_backlog(mut self, n: usize) -> Self {
+            self.events_backlog = n;
+            self
+        }
+    };
+}
+
 /// The builder methods every `create_zmq_*` builder shares; the builder
 /// has a field `setup: Setup`.
 #[macro_export]

@@ -32,35 +32,6 @@
 mod runtime;
 
 pub use aiozmq_core::*;
-use aiozmq_driver_common::asynch;
 pub use runtime::Tokio;
 
-/// A ZeroMQ transport driven by tokio (see [`asynch::Transport`]).
-pub type Transport = asynch::Transport<Tokio>;
-/// The builder [`create_zmq_connection`] returns.
-pub type ConnectionBuilder<P, F> = asynch::ConnectionBuilder<Tokio, P, F>;
-/// The builder [`create_zmq_stream`] returns.
-pub type StreamBuilder = asynch::StreamBuilder<Tokio>;
-/// aiozmq's `ZmqStream` on tokio: cancel-safe `read()`, `futures::Stream` and `Sink`.
-pub type ZmqStream = asynch::ZmqStream<Tokio>;
-
-/// Creates a ZeroMQ connection: `.bind()`, `.connect()`, `.zmq_sock()`,
-/// `.context()`, then `.open().await` → `(Transport, Arc<Mutex<P>>)`.
-pub fn create_zmq_connection<P, F>(factory: F, zmq_type: SocketType) -> ConnectionBuilder<P, F>
-where
-    F: FnOnce() -> P,
-    P: ZmqProtocol<Transport>,
-{
-    asynch::create_zmq_connection(factory, zmq_type)
-}
-
-/// Creates a stream: the builder also takes `.read_limits()`,
-/// `.write_limits()` and `.events_backlog()`; then `.open().await`.
-pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
-    asynch::create_zmq_stream(zmq_type)
-}
-
-/// The linked libzmq's version, `(major, minor, patch)`.
-pub fn zmq_version() -> (i32, i32, i32) {
-    aiozmq_driver_common::zmq_version()
-}
+aiozmq_driver_common::async_driver_api!(Tokio);

@@ -1,9 +1,11 @@
 //! The aiozmq-rs test suite: one set of conformance scenarios run against
 //! every driver, plus stress and interop tests, and the benchmark.
 
+pub mod blocking_driver;
 pub mod driver;
 pub mod log;
 pub mod scenarios;
+pub mod smol_driver;
 pub mod tokio_driver;
 
 use aiozmq_core::{Bytes, Multipart};

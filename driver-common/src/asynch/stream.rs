@@ -40,24 +40,7 @@ pub struct StreamBuilder<R> {
 impl<R: AsyncRuntime> StreamBuilder<R> {
     crate::setup_methods!();
 
-    /// Read water marks: reading pauses when the unread queue goes over high
-    /// and resumes at low (defaults 64 KiB / 16 KiB).
-    pub fn read_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
-        self.read_limits = (high, low);
-        self
-    }
-
-    /// Write water marks, as `set_write_buffer_limits`.
-    pub fn write_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
-        self.write_limits = (high, low);
-        self
-    }
-
-    /// How many monitor events to keep unread (default 100; older ones are dropped).
-    pub fn events_backlog(mut self, n: usize) -> Self {
-        self.events_backlog = n;
-        self
-    }
+    crate::stream_methods!();
 
     /// Opens the stream.
     pub async fn open(self) -> io::Result<ZmqStream<R>> {

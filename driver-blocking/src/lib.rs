@@ -1,0 +1,43 @@
+//! aiozmq-rs for plain threads: ZeroMQ with aiozmq's transport/protocol and
+//! stream APIs, and no async runtime.
+//!
+//! Each transport has its own I/O thread. It waits in `poll(2)` on the
+//! socket's `ZMQ_FD` (and the monitor's) plus a wake-up pipe, does what the
+//! sans-IO core (`aiozmq_core::TransportState`) asks, and calls the protocol.
+//! `write()` sends from the caller's thread while nothing is buffered, so the
+//! common case costs no thread hop; both threads touch the socket only under
+//! the transport's lock, never at once.
+//!
+//! Why a thread per transport rather than one poller thread for all: no
+//! transport waits behind another's callbacks, a slow protocol slows only
+//! itself, and the thread is only a hop for what the caller could not send
+//! itself. The cost is a thread (and its stack) per transport, fine for
+//! hundreds of sockets; for thousands, use `aiozmq-tokio` or `aiozmq-smol`.
+//!
+//! ```no_run
+//! use aiozmq_blocking::{create_zmq_stream, Bytes, Multipart, SocketType};
+//! use std::time::Duration;
+//!
+//! let mut pull = create_zmq_stream(SocketType::Pull).bind("tcp://127.0.0.1:*").open()?;
+//! let endpoint = pull.transport().bindings().into_iter().next().unwrap();
+//! let push = create_zmq_stream(SocketType::Push).connect(endpoint).open()?;
+//! push.write(Multipart::from_iter([Bytes::from_static(b"hello")]))?;
+//! let msg = pull.read_timeout(Duration::from_secs(5))?;
+//! assert_eq!(&msg[0][..], b"hello");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod stream;
+mod thread;
+mod transport;
+
+pub use aiozmq_core::*;
+pub use stream::{create_zmq_stream, StreamBuilder, ZmqStream};
+pub use transport::{create_zmq_connection, ConnectionBuilder, Transport};
+
+/// The linked libzmq's version, `(major, minor, patch)`.
+pub fn zmq_version() -> (i32, i32, i32) {
+    aiozmq_driver_common::zmq_version()
+}
