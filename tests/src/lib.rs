@@ -6,6 +6,7 @@ pub mod driver;
 pub mod log;
 pub mod scenarios;
 pub mod smol_driver;
+pub mod stress;
 pub mod tokio_driver;
 
 use aiozmq_core::{Bytes, Multipart};
