@@ -1,0 +1,184 @@
+//! What only the tokio driver promises: its handles move into tasks on the
+//! multi-thread runtime, and `ZmqStream::read()` is cancel-safe.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aiozmq_tokio::{
+    create_zmq_connection, create_zmq_stream, Bytes, Multipart, SocketType, Transport, ZmqProtocol,
+    ZmqTransport,
+};
+use futures_util::{SinkExt, StreamExt};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+#[test]
+fn transport_and_stream_are_send() {
+    assert_send_sync_clone::<Transport>();
+    fn send<T: Send>() {}
+    send::<aiozmq_tokio::ZmqStream>();
+}
+
+#[derive(Debug)]
+struct Null;
+impl ZmqProtocol<Transport> for Null {
+    fn msg_received(&mut self, _msg: Multipart) {}
+}
+
+fn numbered(i: u64) -> Multipart {
+    Multipart::from_iter([Bytes::copy_from_slice(&i.to_le_bytes())])
+}
+
+fn number(m: &Multipart) -> u64 {
+    u64::from_le_bytes(m[0][..8].try_into().unwrap())
+}
+
+/// A clone moves into a spawned task on the multi-thread runtime while the
+/// original keeps writing: both streams of messages arrive whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clone_moves_into_spawned_task_while_original_writes() {
+    let mut pull = create_zmq_stream(SocketType::Pull)
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap();
+    let ep = pull.transport().bindings().into_iter().next().unwrap();
+    let (push, _) = create_zmq_connection(|| Null, SocketType::Push)
+        .connect(ep)
+        .await
+        .unwrap();
+    let clone = push.clone();
+    let task = tokio::spawn(async move {
+        for i in 0..1000u64 {
+            clone.write(numbered(1_000_000 + i)).unwrap();
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for i in 0..1000u64 {
+        push.write(numbered(i)).unwrap();
+    }
+    task.await.unwrap();
+    let mut seen = BTreeSet::new();
+    for _ in 0..2000 {
+        let m = tokio::time::timeout(TIMEOUT, pull.read())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(seen.insert(number(&m)), "duplicate");
+    }
+    assert_eq!(seen.len(), 2000);
+    // Each writer's own messages keep their order.
+    push.close();
+}
+
+/// Reads cancelled at arbitrary points (timeouts and select!) lose nothing
+/// and duplicate nothing; the stream stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_is_cancel_safe() {
+    let mut pull = create_zmq_stream(SocketType::Pull)
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap();
+    let ep = pull.transport().bindings().into_iter().next().unwrap();
+    let (push, _) = create_zmq_connection(|| Null, SocketType::Push)
+        .connect(ep)
+        .await
+        .unwrap();
+    let n = 5000u64;
+    let writer = tokio::spawn(async move {
+        for i in 0..n {
+            push.write(numbered(i)).unwrap();
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        push
+    });
+    let mut got = Vec::new();
+    let mut cancelled = 0;
+    let mut rounds = 0u64;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while (got.len() as u64) < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stuck at {}",
+            got.len()
+        );
+        rounds += 1;
+        // A pseudo-random mix of cancellation points.
+        match rounds % 3 {
+            0 => {
+                match tokio::time::timeout(Duration::from_micros(rounds % 50), pull.read()).await {
+                    Ok(m) => got.push(number(&m.unwrap())),
+                    Err(_) => cancelled += 1,
+                }
+            }
+            1 => {
+                tokio::select! {
+                    m = pull.read() => got.push(number(&m.unwrap())),
+                    _ = tokio::task::yield_now() => cancelled += 1,
+                }
+            }
+            _ => got.push(number(&pull.read().await.unwrap())),
+        }
+    }
+    let push = writer.await.unwrap();
+    assert_eq!(
+        got,
+        (0..n).collect::<Vec<_>>(),
+        "lost, duplicated or reordered"
+    );
+    assert!(
+        cancelled > 0,
+        "no read was cancelled: the test proves nothing"
+    );
+    // Still usable after all the cancellations.
+    push.write(numbered(n)).unwrap();
+    let m = tokio::time::timeout(TIMEOUT, pull.read())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(number(&m), n);
+}
+
+/// The stream is a futures Stream and Sink.
+#[tokio::test]
+async fn stream_and_sink() {
+    let mut a = create_zmq_stream(SocketType::Pair)
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap();
+    let ep = a.transport().bindings().into_iter().next().unwrap();
+    let mut b = create_zmq_stream(SocketType::Pair)
+        .connect(ep)
+        .await
+        .unwrap();
+    for i in 0..10 {
+        b.send(numbered(i)).await.unwrap();
+    }
+    for i in 0..10 {
+        let m = tokio::time::timeout(TIMEOUT, a.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(number(&m), i);
+    }
+    a.close();
+    let end = tokio::time::timeout(TIMEOUT, a.next()).await.unwrap();
+    assert!(end.is_none(), "the stream ends after close");
+}
+
+/// Opening outside a runtime is an error, not a panic.
+#[test]
+fn open_outside_a_runtime_is_an_error() {
+    let err = futures_util::FutureExt::now_or_never(
+        create_zmq_connection(|| Null, SocketType::Push).open(),
+    )
+    .expect("ready at once")
+    .unwrap_err();
+    assert!(err.to_string().contains("tokio runtime"), "{err}");
+}
