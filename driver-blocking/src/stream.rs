@@ -4,11 +4,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aiozmq_core::{
-    Multipart, SocketEvent, SocketType, StreamState, WaterMarks, ZmqTransport,
-    DEFAULT_EVENTS_BACKLOG,
-};
-use aiozmq_driver_common::stream::{StreamProtocol, StreamShared};
+use aiozmq_core::{Multipart, SocketEvent, SocketType, ZmqTransport, DEFAULT_EVENTS_BACKLOG};
+use aiozmq_driver_common::stream::{open_stream, StreamShared};
 use aiozmq_driver_common::Setup;
 
 use crate::transport::{create_zmq_connection, Transport};
@@ -37,17 +34,17 @@ impl StreamBuilder {
 
     /// Opens the stream.
     pub fn open(self) -> io::Result<ZmqStream> {
-        let limits = WaterMarks::new(self.read_limits.0, self.read_limits.1)?;
-        WaterMarks::new(self.write_limits.0, self.write_limits.1)?;
-        let shared = StreamShared::new(StreamState::new(limits, self.events_backlog));
-        let proto_shared = shared.clone();
-        let mut builder = create_zmq_connection(
-            move || StreamProtocol::<Transport>::new(proto_shared),
-            self.setup.zmq_type,
-        );
-        builder.setup = self.setup;
-        let (transport, _protocol) = builder.open()?;
-        transport.set_write_buffer_limits(self.write_limits.0, self.write_limits.1)?;
+        let setup = self.setup;
+        let (transport, shared) = open_stream(
+            self.read_limits,
+            self.write_limits,
+            self.events_backlog,
+            |protocol| {
+                let mut builder = create_zmq_connection(move || protocol, setup.zmq_type);
+                builder.setup = setup;
+                builder.open().map(|(t, _)| t)
+            },
+        )?;
         Ok(ZmqStream { transport, shared })
     }
 }

@@ -7,7 +7,26 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use aiozmq_core::{Multipart, Read, ReadFlow, SocketEvent, StreamState, ZmqProtocol, ZmqTransport};
+use aiozmq_core::{
+    Multipart, Read, ReadFlow, SocketEvent, StreamState, WaterMarks, ZmqProtocol, ZmqTransport,
+};
+
+/// Opens a stream's transport: checks both pairs of limits first, then
+/// calls `open` (the driver's `create_zmq_connection` with this protocol)
+/// and applies the write limits.
+pub fn open_stream<T: ZmqTransport>(
+    read_limits: (Option<usize>, Option<usize>),
+    write_limits: (Option<usize>, Option<usize>),
+    events_backlog: usize,
+    open: impl FnOnce(StreamProtocol<T>) -> io::Result<T>,
+) -> io::Result<(T, Arc<StreamShared>)> {
+    let limits = WaterMarks::new(read_limits.0, read_limits.1)?;
+    WaterMarks::new(write_limits.0, write_limits.1)?;
+    let shared = StreamShared::new(StreamState::new(limits, events_backlog));
+    let transport = open(StreamProtocol::new(shared.clone()))?;
+    transport.set_write_buffer_limits(write_limits.0, write_limits.1)?;
+    Ok((transport, shared))
+}
 
 struct Inner {
     state: StreamState,

@@ -61,35 +61,14 @@ impl Driver for Blocking {
 
     fn open_into(&self, spec: Spec<drv::Transport>, log: Arc<Log>) -> io::Result<drv::Transport> {
         let on_msg = spec.on_msg;
-        let mut b = drv::create_zmq_connection(move || Rec::new(log, on_msg), spec.kind);
-        for ep in spec.binds {
-            b = b.bind(ep);
-        }
-        for ep in spec.connects {
-            b = b.connect(ep);
-        }
-        if let Some(s) = spec.sock {
-            b = b.zmq_sock(s);
-        }
-        if let Some(c) = spec.context {
-            b = b.context(c);
-        }
+        let b = drv::create_zmq_connection(move || Rec::new(log, on_msg), spec.kind);
+        let b = crate::apply_spec!(b, spec);
         b.open().map(|(t, _)| t)
     }
 
     fn open_stream(&self, spec: StreamSpec) -> io::Result<BlockingStream> {
-        let mut b = drv::create_zmq_stream(spec.kind)
-            .read_limits(spec.read_limits.0, spec.read_limits.1)
-            .write_limits(spec.write_limits.0, spec.write_limits.1);
-        if let Some(n) = spec.events_backlog {
-            b = b.events_backlog(n);
-        }
-        for ep in spec.binds {
-            b = b.bind(ep);
-        }
-        for ep in spec.connects {
-            b = b.connect(ep);
-        }
+        let b = drv::create_zmq_stream(spec.kind);
+        let b = crate::apply_stream_spec!(b, spec);
         b.open().map(BlockingStream)
     }
 

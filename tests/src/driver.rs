@@ -164,3 +164,45 @@ pub trait Driver: Send + Sync + 'static {
     /// `Transport::with_zmq_socket`.
     fn with_socket(&self, t: &Self::T, f: &mut dyn FnMut(&zmq::Socket)) -> io::Result<()>;
 }
+
+/// Applies a [`Spec`]'s binds, connects, socket and context to a driver's
+/// connection builder (each driver has its own builder type).
+#[macro_export]
+macro_rules! apply_spec {
+    ($b:ident, $spec:ident) => {{
+        let mut b = $b;
+        for ep in $spec.binds {
+            b = b.bind(ep);
+        }
+        for ep in $spec.connects {
+            b = b.connect(ep);
+        }
+        if let Some(s) = $spec.sock {
+            b = b.zmq_sock(s);
+        }
+        if let Some(c) = $spec.context {
+            b = b.context(c);
+        }
+        b
+    }};
+}
+
+/// Applies a [`StreamSpec`] to a driver's stream builder.
+#[macro_export]
+macro_rules! apply_stream_spec {
+    ($b:ident, $spec:ident) => {{
+        let mut b = $b
+            .read_limits($spec.read_limits.0, $spec.read_limits.1)
+            .write_limits($spec.write_limits.0, $spec.write_limits.1);
+        if let Some(n) = $spec.events_backlog {
+            b = b.events_backlog(n);
+        }
+        for ep in $spec.binds {
+            b = b.bind(ep);
+        }
+        for ep in $spec.connects {
+            b = b.connect(ep);
+        }
+        b
+    }};
+}

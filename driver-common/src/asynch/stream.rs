@@ -7,12 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::stream::{StreamProtocol, StreamShared};
+use crate::stream::{open_stream, StreamShared};
 use crate::Setup;
-use aiozmq_core::{
-    Multipart, SocketEvent, SocketType, StreamState, WaterMarks, ZmqTransport,
-    DEFAULT_EVENTS_BACKLOG,
-};
+use aiozmq_core::{Multipart, SocketEvent, SocketType, ZmqTransport, DEFAULT_EVENTS_BACKLOG};
 
 use super::transport::{create_zmq_connection, Transport};
 use super::AsyncRuntime;
@@ -48,17 +45,17 @@ impl<R: AsyncRuntime> StreamBuilder<R> {
     }
 
     fn open_now(self) -> io::Result<ZmqStream<R>> {
-        let limits = WaterMarks::new(self.read_limits.0, self.read_limits.1)?;
-        WaterMarks::new(self.write_limits.0, self.write_limits.1)?;
-        let shared = StreamShared::new(StreamState::new(limits, self.events_backlog));
-        let proto_shared = shared.clone();
-        let mut builder = create_zmq_connection(
-            move || StreamProtocol::<Transport<R>>::new(proto_shared),
-            self.setup.zmq_type,
-        );
-        builder.setup = self.setup;
-        let (transport, _protocol) = builder.open_now()?;
-        transport.set_write_buffer_limits(self.write_limits.0, self.write_limits.1)?;
+        let setup = self.setup;
+        let (transport, shared) = open_stream(
+            self.read_limits,
+            self.write_limits,
+            self.events_backlog,
+            |protocol| {
+                let mut builder = create_zmq_connection(move || protocol, setup.zmq_type);
+                builder.setup = setup;
+                builder.open_now().map(|(t, _)| t)
+            },
+        )?;
         Ok(ZmqStream { transport, shared })
     }
 }
