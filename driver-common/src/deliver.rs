@@ -110,10 +110,24 @@ where
                         undelivered.push(msg)
                     }
                     Callback::MsgReceived(msg) => guard.msg_received(msg),
-                    Callback::PauseWriting => guard.pause_writing(),
-                    Callback::ResumeWriting => guard.resume_writing(),
+                    Callback::PauseWriting => {
+                        tracing::debug!(transport = shared.id(), "pause_writing");
+                        guard.pause_writing()
+                    }
+                    Callback::ResumeWriting => {
+                        tracing::debug!(transport = shared.id(), "resume_writing");
+                        guard.resume_writing()
+                    }
                     Callback::EventReceived(ev) => guard.event_received(ev),
-                    Callback::ConnectionLost(exc) => guard.connection_lost(exc),
+                    Callback::ConnectionLost(exc) => {
+                        match &exc {
+                            None => tracing::debug!(transport = shared.id(), "connection_lost"),
+                            Some(e) => {
+                                tracing::warn!(transport = shared.id(), "connection_lost: {e}")
+                            }
+                        }
+                        guard.connection_lost(exc)
+                    }
                 }
                 // A write inside that callback owes pause_writing right now.
                 shared.take_owed_flow(batch);

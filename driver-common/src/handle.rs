@@ -332,7 +332,7 @@ impl Handle {
     /// replaces the event mask.
     pub fn enable_monitor(&self, events: Option<u16>) -> io::Result<()> {
         let mask = i32::from(events.unwrap_or(aiozmq_core::event::ALL));
-        let context = self.shared.context.clone();
+        let context = self.shared.context()?.clone();
         let id = self.shared.id();
         self.with(|inner| {
             inner.state.check_getsockopt(SockOpt::EVENTS)?;

@@ -66,7 +66,8 @@ pub struct Shared {
     id: usize,
     socket_type: SocketType,
     fd: RawFd,
-    pub(crate) context: zmq::Context,
+    /// Taken only in `Drop`.
+    context: Option<zmq::Context>,
     close_elsewhere: bool,
 }
 
@@ -99,7 +100,7 @@ impl Shared {
             flow_owed: AtomicBool::new(false),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             fd,
-            context,
+            context: Some(context),
             close_elsewhere,
         }
     }
@@ -239,6 +240,13 @@ impl Shared {
         } else {
             drop(sockets);
         }
+    }
+
+    /// The context the transport's socket lives in.
+    pub(crate) fn context(&self) -> io::Result<&zmq::Context> {
+        self.context
+            .as_ref()
+            .ok_or_else(|| error::not_connected("the transport is gone"))
     }
 
     /// The driver ends: forget the protocol (breaking the cycle through the
