@@ -273,7 +273,8 @@ impl Shared {
     /// Moves flow callbacks owed by a `write()` inside the running callback to
     /// the front of the batch.
     pub(crate) fn take_owed_flow(&self, batch: &mut VecDeque<Callback>) {
-        if self.flow_owed.swap(false, Ordering::AcqRel) {
+        // A plain load first: this runs after every callback, the swap rarely.
+        if self.flow_owed.load(Ordering::Acquire) && self.flow_owed.swap(false, Ordering::AcqRel) {
             let mut owed = VecDeque::new();
             self.lock().state.take_flow_callbacks(&mut owed);
             while let Some(cb) = owed.pop_back() {

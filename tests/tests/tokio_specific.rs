@@ -182,3 +182,31 @@ fn open_outside_a_runtime_is_an_error() {
     .unwrap_err();
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }
+
+/// After close, the driver task ends and lets go of the protocol: the
+/// protocol keeps a transport handle of its own, and still nothing leaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_ends_the_driver_and_frees_the_protocol() {
+    struct Keeper(Option<Transport>);
+    impl ZmqProtocol<Transport> for Keeper {
+        fn connection_made(&mut self, t: Transport) {
+            self.0 = Some(t); // a cycle, unless the driver breaks it
+        }
+        fn msg_received(&mut self, _msg: Multipart) {}
+    }
+    let (t, proto) = create_zmq_connection(|| Keeper(None), SocketType::Dealer)
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap();
+    let weak = std::sync::Arc::downgrade(&proto);
+    drop(proto);
+    drop(t); // the last counted handle: closes the transport
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while weak.strong_count() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the protocol was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
