@@ -1,0 +1,435 @@
+//! The sans-IO core driven by a hand-written poll loop: no async runtime, no
+//! driver crate, one thread.
+//!
+//! A PUSH and a PULL `zmq::Socket` talk over tcp loopback, each wrapped in an
+//! [`aiozmq_core::TransportState`]. One loop follows the core's law of use
+//! (after every input, drain the outputs until there are none):
+//!
+//! - the application writes through `state.write()`, sending at once when it
+//!   answers `WriteAction::SendNow` (reported with `handle_direct_send`), and
+//!   stops writing on `pause_writing` until `resume_writing`;
+//! - each socket's turn acts on `poll_io()` — `Send`, `Recv`, `ReadEvents`,
+//!   `Deliver`, `Yield`, `Close` — until it says `Wait` (park) or `Done`;
+//! - when both are parked, the loop waits in `zmq::poll` on the sockets'
+//!   `ZMQ_FD`s (bounded), and each FD that signalled gets
+//!   `handle_fd_readable()` + `begin_turn()`.
+//!
+//! A small libzmq send queue and small write water marks make the state's
+//! buffer, and pause/resume writing, actually happen. The PULL side checks
+//! that every message arrives once, in order; then the PUSH is closed (its
+//! buffer is flushed first) and the loop runs until `Io::Close` and
+//! `connection_lost`, then the same for the PULL. Exits non-zero on a lost, reordered or late
+//! message, or an unclean close.
+//!
+//! `cargo run --release -p aiozmq-core --example custom_loop`
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use aiozmq_core::{
+    Bytes, Callback, Io, Multipart, SendResult, SocketType, TransportState, WriteAction,
+};
+
+/// Messages to send.
+const N: u64 = 10_000;
+/// Each message: an 8-byte sequence number, then this many bytes of payload.
+const PAYLOAD: usize = 56;
+/// Write water marks (bytes): pause over 4 KiB, resume at 1 KiB.
+const WRITE_HIGH: usize = 4 * 1024;
+const WRITE_LOW: usize = 1024;
+/// The PUSH's libzmq queue (SNDHWM), kept tiny so that libzmq soon says EAGAIN
+/// and the state's own buffer fills up. (The PULL keeps the default RCVHWM:
+/// with a tiny one too, delivery sometimes stalled ~200 ms inside loopback TCP.)
+const SNDHWM: i32 = 16;
+/// How long one park in `zmq::poll` may last before the loop looks around.
+const POLL_MS: i64 = 100;
+/// With nothing happening for this long, the example fails instead of hanging.
+const STALL: Duration = Duration::from_secs(5);
+
+/// One libzmq socket and its sans-IO state: what a driver holds per transport.
+struct Peer {
+    name: &'static str,
+    /// `None` once `Io::Close` closed it.
+    socket: Option<zmq::Socket>,
+    /// `ZMQ_FD`, read once while the socket is open.
+    fd: RawFd,
+    state: TransportState,
+    callbacks: VecDeque<Callback>,
+    scratch: zmq::Message,
+}
+
+/// How a socket's turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// `Io::Wait`: nothing to do until its FD signals (or the application acts).
+    Park,
+    /// `Io::Yield`: budget spent, more to do; `begin_turn` was called.
+    Yield,
+    /// `Io::Done`: `connection_lost` was delivered.
+    Done,
+}
+
+impl Peer {
+    fn new(name: &'static str, socket: zmq::Socket, kind: SocketType) -> io::Result<Peer> {
+        Ok(Peer {
+            name,
+            fd: socket.get_fd()?,
+            socket: Some(socket),
+            state: TransportState::new(kind),
+            callbacks: VecDeque::new(),
+            scratch: zmq::Message::new(),
+        })
+    }
+
+    fn socket(&self) -> io::Result<&zmq::Socket> {
+        self.socket
+            .as_ref()
+            .ok_or_else(|| io::Error::other(format!("{}: socket used after Io::Close", self.name)))
+    }
+
+    /// One turn: act on `poll_io()` until it says park, yield or done,
+    /// handing each callback to `deliver`.
+    fn turn(&mut self, mut deliver: impl FnMut(Callback) -> io::Result<()>) -> io::Result<Turn> {
+        loop {
+            match self.state.poll_io() {
+                Io::Send => {
+                    let msg = self
+                        .state
+                        .front()
+                        .ok_or_else(|| io::Error::other("Io::Send with an empty buffer"))?;
+                    let result = send(self.socket()?, msg);
+                    self.state.handle_send(result);
+                }
+                Io::Recv => {
+                    let socket = self.socket.as_ref().ok_or_else(|| {
+                        io::Error::other(format!("{}: socket used after Io::Close", self.name))
+                    })?;
+                    let result = recv(socket, &mut self.scratch);
+                    self.state.handle_recv(result);
+                }
+                Io::ReadEvents => match self.socket()?.get_events() {
+                    Ok(ev) => self
+                        .state
+                        .handle_events(ev.contains(zmq::POLLIN), ev.contains(zmq::POLLOUT)),
+                    Err(e) => self.state.fail(e.into()),
+                },
+                Io::Deliver => {
+                    self.state.take_callbacks(&mut self.callbacks);
+                    for cb in self.callbacks.drain(..) {
+                        deliver(cb)?;
+                    }
+                }
+                Io::Yield => {
+                    self.state.begin_turn();
+                    return Ok(Turn::Yield);
+                }
+                Io::Wait => return Ok(Turn::Park),
+                Io::Close { linger } => {
+                    if let Some(socket) = self.socket.take() {
+                        if let Some(ms) = linger {
+                            socket.set_linger(ms)?;
+                        }
+                        // zmq_close: libzmq keeps flushing in the background
+                        // for up to `linger` ms.
+                        drop(socket);
+                    }
+                }
+                Io::Done => return Ok(Turn::Done),
+            }
+        }
+    }
+
+    /// After an application call (a mutator): a parked driver that the state
+    /// wants woken starts a new turn.
+    fn wake_if_asked(&mut self) {
+        if self.state.take_wake() {
+            self.state.begin_turn();
+        }
+    }
+}
+
+/// Sends every frame of `msg` with `DONTWAIT`, `SNDMORE` on all but the last.
+fn send(socket: &zmq::Socket, msg: &Multipart) -> SendResult {
+    let last = msg.len().saturating_sub(1);
+    for (i, frame) in msg.iter().enumerate() {
+        let flags = zmq::DONTWAIT | if i < last { zmq::SNDMORE } else { 0 };
+        if let Err(e) = socket.send(&frame[..], flags) {
+            return if i == 0 {
+                SendResult::Refused(e.to_raw())
+            } else {
+                SendResult::Broken(e.to_raw())
+            };
+        }
+    }
+    SendResult::Sent
+}
+
+/// Receives one whole multipart message with `DONTWAIT`, or libzmq's errno.
+fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message) -> Result<Multipart, i32> {
+    let mut msg = Multipart::new();
+    loop {
+        if let Err(e) = socket.recv(scratch, zmq::DONTWAIT) {
+            // libzmq delivers multipart messages whole, so failing between
+            // frames cannot happen; if it did, report it as fatal.
+            return Err(if msg.is_empty() {
+                e.to_raw()
+            } else {
+                zmq::Error::EPROTO.to_raw()
+            });
+        }
+        msg.push(Bytes::copy_from_slice(scratch));
+        if !scratch.get_more() {
+            return Ok(msg);
+        }
+    }
+}
+
+/// The application on the PUSH side: writes `N` numbered messages, honouring
+/// flow control, then closes.
+#[derive(Default)]
+struct Producer {
+    written: u64,
+    sent_directly: u64,
+    paused: bool,
+    pauses: u32,
+    resumes: u32,
+    peak_buffer: usize,
+    closed: bool,
+    lost: Option<Option<io::Error>>,
+}
+
+impl Producer {
+    /// The PUSH's protocol callbacks.
+    fn on_callback(&mut self, cb: Callback) -> io::Result<()> {
+        match cb {
+            Callback::PauseWriting => {
+                self.paused = true;
+                self.pauses += 1;
+            }
+            Callback::ResumeWriting => {
+                self.paused = false;
+                self.resumes += 1;
+            }
+            Callback::ConnectionLost(exc) => self.lost = Some(exc),
+            other => {
+                return Err(io::Error::other(format!(
+                    "PUSH: unexpected callback {other:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the application has a write it can make now.
+    fn can_write(&self) -> bool {
+        !self.paused && self.written < N
+    }
+
+    /// Writes until paused or done; closes the PUSH after the last message.
+    fn write_some(&mut self, push: &mut Peer) -> io::Result<()> {
+        let mut flow = VecDeque::new();
+        while self.can_write() {
+            let mut msg = Multipart::new();
+            msg.push(Bytes::copy_from_slice(&self.written.to_be_bytes()));
+            msg.push(Bytes::from(vec![b'x'; PAYLOAD]));
+            if push.state.write(msg)? == WriteAction::SendNow {
+                // aiozmq's fast path: the buffer was empty, try libzmq at once.
+                let msg = push
+                    .state
+                    .front()
+                    .ok_or_else(|| io::Error::other("SendNow with an empty buffer"))?;
+                let result = send(push.socket()?, msg);
+                push.state.handle_direct_send(result)?;
+                if result == SendResult::Sent {
+                    self.sent_directly += 1;
+                }
+            }
+            self.written += 1;
+            self.peak_buffer = self.peak_buffer.max(push.state.write_buffer_size());
+            // As a driver's write(): pause_writing is delivered before it returns.
+            push.state.take_flow_callbacks(&mut flow);
+            for cb in flow.drain(..) {
+                self.on_callback(cb)?;
+            }
+            push.wake_if_asked();
+        }
+        if self.written == N && !self.closed {
+            // close() flushes what is still buffered, then Io::Close.
+            push.state.close();
+            push.wake_if_asked();
+            self.closed = true;
+        }
+        Ok(())
+    }
+}
+
+/// The application on the PULL side: checks the sequence numbers.
+#[derive(Default)]
+struct Consumer {
+    received: u64,
+    lost: Option<Option<io::Error>>,
+}
+
+impl Consumer {
+    /// The PULL's protocol callbacks.
+    fn on_callback(&mut self, cb: Callback) -> io::Result<()> {
+        match cb {
+            Callback::MsgReceived(msg) => {
+                let seq = match &msg[..] {
+                    [seq, payload] if payload.len() == PAYLOAD => {
+                        <[u8; 8]>::try_from(&seq[..]).map(u64::from_be_bytes).ok()
+                    }
+                    _ => None,
+                };
+                if seq != Some(self.received) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("PULL: expected message {}, got {msg:?}", self.received),
+                    ));
+                }
+                self.received += 1;
+            }
+            Callback::ConnectionLost(exc) => self.lost = Some(exc),
+            other => {
+                return Err(io::Error::other(format!(
+                    "PULL: unexpected callback {other:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Waits in `zmq::poll` (at most [`POLL_MS`]) on the FDs of the parked peers;
+/// each one that signalled starts a new turn. Whether any signalled.
+fn park(peers: &mut [&mut Peer]) -> io::Result<bool> {
+    let mut waiting: Vec<&mut Peer> = peers
+        .iter_mut()
+        .filter(|p| p.socket.is_some() && p.state.is_parked())
+        .map(|p| &mut **p)
+        .collect();
+    let mut items: Vec<zmq::PollItem> = waiting
+        .iter()
+        .map(|p| zmq::PollItem::from_fd(p.fd, zmq::POLLIN))
+        .collect();
+    match zmq::poll(&mut items, POLL_MS) {
+        Ok(_) => {}
+        Err(zmq::Error::EINTR) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    let mut any = false;
+    for (peer, item) in waiting.iter_mut().zip(&items) {
+        if item.is_readable() {
+            peer.state.handle_fd_readable();
+            peer.state.begin_turn();
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
+fn main() -> io::Result<()> {
+    let context = zmq::Context::new();
+
+    let pull_socket = context.socket(zmq::PULL)?;
+    pull_socket.bind("tcp://127.0.0.1:*")?;
+    let endpoint = pull_socket
+        .get_last_endpoint()?
+        .map_err(|_| io::Error::other("endpoint is not UTF-8"))?;
+    let push_socket = context.socket(zmq::PUSH)?;
+    push_socket.set_sndhwm(SNDHWM)?;
+    push_socket.connect(&endpoint)?;
+    println!("PULL bound to {endpoint}, PUSH connected (SNDHWM {SNDHWM})");
+
+    let mut push = Peer::new("PUSH", push_socket, SocketType::Push)?;
+    let mut pull = Peer::new("PULL", pull_socket, SocketType::Pull)?;
+    push.state
+        .set_write_limits(Some(WRITE_HIGH), Some(WRITE_LOW))?;
+    push.wake_if_asked();
+    let (low, high) = push.state.write_limits();
+    println!("PUSH write limits: low {low} B, high {high} B");
+
+    let mut producer = Producer::default();
+    let mut consumer = Consumer::default();
+    let (mut parks, mut wakeups) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut last_progress = (Instant::now(), 0, 0);
+
+    loop {
+        producer.write_some(&mut push)?;
+        let p = push.turn(|cb| producer.on_callback(cb))?;
+        let q = pull.turn(|cb| consumer.on_callback(cb))?;
+
+        if consumer.received == N && !pull.state.is_closing() {
+            println!(
+                "PULL: all {N} messages in order after {:.1} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
+            pull.state.close();
+            pull.wake_if_asked();
+            continue;
+        }
+        if p == Turn::Done && q == Turn::Done {
+            break;
+        }
+
+        // Anything moved? If not for STALL, something is lost: fail.
+        let progress = (producer.written, consumer.received);
+        if progress != (last_progress.1, last_progress.2) {
+            last_progress = (Instant::now(), progress.0, progress.1);
+        } else if last_progress.0.elapsed() > STALL {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "stalled: {} written, {} received, PUSH buffer {} B, turns {p:?}/{q:?}",
+                    producer.written,
+                    consumer.received,
+                    push.state.write_buffer_size()
+                ),
+            ));
+        }
+
+        // Work ready without waiting: go round again instead of parking.
+        if p == Turn::Yield || q == Turn::Yield || producer.can_write() {
+            continue;
+        }
+        parks += 1;
+        if park(&mut [&mut push, &mut pull])? {
+            wakeups += 1;
+        }
+    }
+
+    println!(
+        "PUSH: wrote {} messages ({} sent by write() at once, {} queued and sent by the loop)",
+        producer.written,
+        producer.sent_directly,
+        producer.written - producer.sent_directly
+    );
+    println!(
+        "PUSH: pause_writing {} times, resume_writing {} times, peak buffer {} B",
+        producer.pauses, producer.resumes, producer.peak_buffer
+    );
+    println!("loop: parked in zmq::poll {parks} times, woken by a ZMQ_FD {wakeups} times");
+
+    for (name, lost) in [("PUSH", producer.lost), ("PULL", consumer.lost)] {
+        match lost {
+            Some(None) => println!("{name}: connection lost (clean close)"),
+            Some(Some(e)) => return Err(io::Error::new(e.kind(), format!("{name} lost: {e}"))),
+            None => return Err(io::Error::other(format!("{name}: no connection_lost"))),
+        }
+    }
+    if consumer.received != N {
+        return Err(io::Error::other(format!(
+            "PULL received {} of {N}",
+            consumer.received
+        )));
+    }
+    // Every pause is followed by a resume, except one still in force when
+    // close() began (no flow callbacks are delivered once closing).
+    if producer.pauses != producer.resumes && producer.pauses != producer.resumes + 1 {
+        return Err(io::Error::other("pause/resume out of step"));
+    }
+    Ok(())
+}
