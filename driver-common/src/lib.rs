@@ -212,6 +212,18 @@ macro_rules! setup_methods {
             self.setup.context = Some(context);
             self
         }
+
+        /// Sets a socket option on open, before any bind or connect: libzmq
+        /// gives connections only the options set before them (SNDHWM, …).
+        /// A value of the wrong type makes `open()` fail with `InvalidInput`.
+        pub fn setsockopt(
+            mut self,
+            opt: $crate::__core::SockOpt,
+            value: impl Into<$crate::__core::OptValue>,
+        ) -> Self {
+            self.setup.options.push((opt, value.into()));
+            self
+        }
     };
 }
 

@@ -3,7 +3,7 @@
 use std::io;
 use std::sync::{Arc, OnceLock};
 
-use aiozmq_core::{error, SocketType, TransportState};
+use aiozmq_core::{error, OptValue, SockOpt, SocketType, TransportState};
 
 use crate::shared::{Shared, Wake};
 use crate::sock;
@@ -27,6 +27,9 @@ pub struct Setup {
     pub sock: Option<zmq::Socket>,
     /// The context for a new socket (default: [`default_context`]).
     pub context: Option<zmq::Context>,
+    /// Options set before any bind or connect (libzmq applies most options
+    /// only to connections made after them).
+    pub options: Vec<(SockOpt, OptValue)>,
 }
 
 impl Setup {
@@ -38,6 +41,7 @@ impl Setup {
             connects: Vec::new(),
             sock: None,
             context: None,
+            options: Vec::new(),
         }
     }
 
@@ -60,6 +64,11 @@ impl Setup {
                     "the pre-made socket is {actual}, not {}",
                     self.zmq_type
                 )));
+            }
+            for (opt, value) in self.options {
+                let value = state.check_setsockopt(opt, value)?;
+                sock::setsockopt(&mut socket, opt, &value)?;
+                state.handle_setsockopt(opt, &value);
             }
             for endpoint in &self.binds {
                 state.check_bind(endpoint)?;

@@ -25,6 +25,8 @@ pub struct Spec<T> {
     pub context: Option<zmq::Context>,
     /// What the protocol does with each message before recording it.
     pub on_msg: Option<OnMsg<T>>,
+    /// `.setsockopt` on the builder.
+    pub options: Vec<(aiozmq_core::SockOpt, aiozmq_core::OptValue)>,
 }
 
 impl<T> Spec<T> {
@@ -37,6 +39,7 @@ impl<T> Spec<T> {
             sock: None,
             context: None,
             on_msg: None,
+            options: Vec::new(),
         }
     }
 
@@ -61,6 +64,12 @@ impl<T> Spec<T> {
     /// Uses a context.
     pub fn context(mut self, ctx: zmq::Context) -> Self {
         self.context = Some(ctx);
+        self
+    }
+
+    /// Sets an option on open, before binds and connects.
+    pub fn option(mut self, opt: aiozmq_core::SockOpt, value: aiozmq_core::OptValue) -> Self {
+        self.options.push((opt, value));
         self
     }
 
@@ -171,6 +180,9 @@ pub trait Driver: Send + Sync + 'static {
 macro_rules! apply_spec {
     ($b:ident, $spec:ident) => {{
         let mut b = $b;
+        for (opt, value) in $spec.options {
+            b = b.setsockopt(opt, value);
+        }
         for ep in $spec.binds {
             b = b.bind(ep);
         }

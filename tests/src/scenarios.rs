@@ -46,6 +46,7 @@ macro_rules! conformance {
             bad_inputs_are_errors_and_transport_stays_usable,
             failed_bind_in_open_has_no_callbacks,
             premade_socket_and_wrong_type,
+            builder_options_before_bind,
             custom_context,
             monitor_bind_connect_accept_disconnect,
             disable_monitor_stops_events,
@@ -648,6 +649,31 @@ pub fn premade_socket_and_wrong_type<D: Driver>(d: &D) {
     push.close();
     pull.close();
     log.wait_lost();
+}
+
+/// Options given to the builder are set before binds and connects; a value
+/// of the wrong type fails open() with no callback.
+pub fn builder_options_before_bind<D: Driver>(d: &D) {
+    let (t, _) = d
+        .open(
+            Spec::new(SocketType::Push)
+                .option(SockOpt::SNDHWM, OptValue::Int(7))
+                .option(SockOpt::LINGER, OptValue::Int(0))
+                .bind(ANY_TCP),
+        )
+        .unwrap();
+    assert_eq!(t.getsockopt(SockOpt::SNDHWM).unwrap(), OptValue::Int(7));
+    assert_eq!(t.getsockopt(SockOpt::LINGER).unwrap(), OptValue::Int(0));
+    let log = Arc::new(crate::Log::default());
+    let e = d
+        .open_into(
+            Spec::new(SocketType::Push).option(SockOpt::SNDHWM, "many".into()),
+            log.clone(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(log.all().is_empty());
+    t.close();
 }
 
 /// A custom context is used for the socket (inproc reaches only that context).
