@@ -165,6 +165,27 @@ impl StreamState {
         }
     }
 
+    /// After applying `applied` to the transport: what to apply next so the
+    /// transport ends as this state wants it, or `Keep` when it already does.
+    ///
+    /// Decisions are made under the stream's lock but applied after it is
+    /// released, from the driver's thread (pause) and the reader's (resume):
+    /// a resume can reach the transport before the pause decided earlier.
+    /// Each applier re-checks with this after its call, so whoever applies
+    /// last also puts the transport right.
+    pub fn reconcile(&self, applied: ReadFlow) -> ReadFlow {
+        let applied_paused = match applied {
+            ReadFlow::Keep => return ReadFlow::Keep,
+            ReadFlow::Pause => true,
+            ReadFlow::Resume => false,
+        };
+        match (self.transport_paused, applied_paused) {
+            (want, got) if want == got => ReadFlow::Keep,
+            (true, _) => ReadFlow::Pause,
+            (false, _) => ReadFlow::Resume,
+        }
+    }
+
     /// The connection was lost or closed.
     pub fn is_lost(&self) -> bool {
         self.lost.is_some()
@@ -210,6 +231,20 @@ mod tests {
         assert!(matches!(s.read(), Read::Ready(_, ReadFlow::Resume)));
         assert!(matches!(s.read(), Read::Ready(_, ReadFlow::Keep)));
         assert!(matches!(s.read(), Read::Pending));
+    }
+
+    #[test]
+    fn reconcile_repairs_a_resume_that_overtook_its_pause() {
+        let mut s = StreamState::new(WaterMarks::new(Some(10), Some(4)).unwrap(), 1);
+        // The driver decides Pause; before it applies it, the reader decides Resume.
+        assert_eq!(s.on_msg(msg(11)), ReadFlow::Pause);
+        assert!(matches!(s.read(), Read::Ready(_, ReadFlow::Resume)));
+        // The reader's resume lands first and agrees with the state: done.
+        assert_eq!(s.reconcile(ReadFlow::Resume), ReadFlow::Keep);
+        // The driver's late pause disagrees: it must resume again.
+        assert_eq!(s.reconcile(ReadFlow::Pause), ReadFlow::Resume);
+        assert_eq!(s.reconcile(ReadFlow::Resume), ReadFlow::Keep);
+        assert_eq!(s.reconcile(ReadFlow::Keep), ReadFlow::Keep);
     }
 
     #[test]

@@ -56,10 +56,10 @@ fn store(slot: &mut Option<Waker>, cx: &Context<'_>) {
     }
 }
 
-/// Applies what the stream state asked of the transport. Errors are
-/// impossible here (the stream alone pauses and resumes) or mean the
-/// transport is closing, when it no longer matters.
-fn apply<T: ZmqTransport>(transport: &T, flow: ReadFlow) {
+/// Pauses or resumes the transport's reading. Errors mean it already was
+/// (another thread applied first, which `reconcile` then repairs) or that it
+/// is closing, when it no longer matters.
+fn set_reading<T: ZmqTransport>(transport: &T, flow: ReadFlow) {
     let _ = match flow {
         ReadFlow::Keep => Ok(()),
         ReadFlow::Pause => transport.pause_reading(),
@@ -68,6 +68,17 @@ fn apply<T: ZmqTransport>(transport: &T, flow: ReadFlow) {
 }
 
 impl StreamShared {
+    /// Applies a read-flow decision, then re-checks it against the state
+    /// until the transport is where the state wants it (see
+    /// `StreamState::reconcile`): decisions from the driver and the reader
+    /// can reach the transport out of order.
+    fn apply<T: ZmqTransport>(&self, transport: &T, mut flow: ReadFlow) {
+        while flow != ReadFlow::Keep {
+            set_reading(transport, flow);
+            flow = self.lock().state.reconcile(flow);
+        }
+    }
+
     /// A stream state to share.
     pub fn new(state: StreamState) -> Arc<StreamShared> {
         Arc::new(StreamShared {
@@ -116,7 +127,7 @@ impl StreamShared {
         low: Option<usize>,
     ) -> io::Result<()> {
         let flow = self.lock().state.set_read_limits(high, low)?;
-        apply(transport, flow);
+        self.apply(transport, flow);
         Ok(())
     }
 
@@ -136,7 +147,7 @@ impl StreamShared {
         match inner.state.read() {
             Read::Ready(msg, flow) => {
                 drop(inner);
-                apply(transport, flow);
+                self.apply(transport, flow);
                 Poll::Ready(Ok(msg))
             }
             Read::Closed(e) => Poll::Ready(Err(e)),
@@ -187,7 +198,7 @@ impl StreamShared {
             Read::Pending => None,
         })?;
         let (msg, flow) = msg;
-        apply(transport, flow);
+        self.apply(transport, flow);
         Ok(msg)
     }
 
@@ -280,7 +291,7 @@ impl<T: ZmqTransport> ZmqProtocol<T> for StreamProtocol<T> {
     fn msg_received(&mut self, msg: Multipart) {
         let flow = self.shared.update(|s| s.on_msg(msg));
         if let Some(t) = &self.transport {
-            apply(t, flow);
+            self.shared.apply(t, flow);
         }
     }
 

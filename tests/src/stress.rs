@@ -19,6 +19,11 @@ macro_rules! stress {
         }
 
         #[test]
+        fn stream_read_limits_200k_pause_resume_cycles() {
+            $crate::stress::stream_read_limits(&$driver, $crate::stress::scaled(200_000));
+        }
+
+        #[test]
         fn dealer_router_1m_through_sndhwm_10() {
             $crate::stress::dealer_router_burst(&$driver, $crate::stress::scaled(1_000_000));
         }
@@ -114,4 +119,35 @@ pub fn dealer_router_burst<D: Driver>(d: &D, n: usize) {
     );
     dealer.close();
     router.close();
+}
+
+/// A stream reader with tiny read limits: its transport pauses and resumes
+/// reading thousands of times, decided on the driver's side (pause) and the
+/// reader's (resume), which can reach the transport out of order. Nothing
+/// may be lost and nothing may stall.
+pub fn stream_read_limits<D: Driver>(d: &D, n: usize) {
+    let mut spec = StreamSpec::new(SocketType::Pull).bind(ANY_TCP);
+    spec.read_limits = (Some(256), Some(64));
+    let mut pull = d.open_stream(spec).unwrap();
+    let ep = pull.transport().bindings().into_iter().next().unwrap();
+    let push = d
+        .open_stream(StreamSpec::new(SocketType::Push).connect(ep))
+        .unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..n {
+            push.write(numbered(i)).unwrap();
+            if i % 64 == 0 {
+                push.drain(TIMEOUT).unwrap();
+            }
+        }
+        push
+    });
+    for i in 0..n {
+        let m = pull
+            .read(TIMEOUT)
+            .unwrap_or_else(|e| panic!("{}: read {i} of {n}: {e}", d.name()));
+        assert_eq!(number(&m[0]), i, "{}", d.name());
+    }
+    writer.join().unwrap().close();
+    pull.close();
 }
