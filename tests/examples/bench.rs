@@ -1881,20 +1881,16 @@ mod blocking_cases {
         }
     }
 
-    /// Waits for a signal from a protocol (polling: the timestamps that
-    /// matter travel inside the signal).
+    /// Waits for a signal from a protocol, blocked (a polling loop here would
+    /// wake this thread thousands of times a second and steal a core from the
+    /// two threads being measured). The timestamps that matter travel inside
+    /// the signal.
     fn recv_timeout<T>(rx: &mut oneshot::Receiver<T>, d: Duration) -> Option<T> {
-        let t0 = Instant::now();
-        loop {
-            match rx.try_recv() {
-                Ok(v) => return Some(v),
-                Err(oneshot::error::TryRecvError::Closed) => return None,
-                Err(oneshot::error::TryRecvError::Empty) if t0.elapsed() > d => return None,
-                Err(oneshot::error::TryRecvError::Empty) => {
-                    thread::sleep(Duration::from_micros(200))
-                }
-            }
-        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok()?;
+        rt.block_on(async { tokio::time::timeout(d, rx).await.ok()?.ok() })
     }
 
     fn join<T>(h: thread::JoinHandle<Result<T, String>>) -> Result<T, String> {
