@@ -116,8 +116,8 @@ pub use option::{OptKind, OptValue, SockOpt};
 pub use protocol::{ZmqProtocol, ZmqTransport};
 pub use socket_type::SocketType;
 pub use state::{
-    Callback, Io, SendResult, TransportState, WriteAction, CLOSE_LINGER_MS, INBOX_CAPACITY,
-    TURN_BUDGET,
+    Callback, Deliveries, Io, SendResult, TransportState, WriteAction, CLOSE_LINGER_MS,
+    INBOX_CAPACITY, TURN_BUDGET,
 };
 pub use stream::{Read, ReadFlow, StreamState, DEFAULT_EVENTS_BACKLOG};
 pub use version::{version, version_info, VersionInfo};

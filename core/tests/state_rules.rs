@@ -1205,3 +1205,41 @@ fn checks_after_close_are_not_connected() {
         ErrorKind::NotConnected
     );
 }
+
+#[test]
+fn take_deliveries_hands_over_callbacks_then_messages_in_order() {
+    use aiozmq_core::Deliveries;
+    let mut s = TransportState::new(SocketType::Dealer);
+    s.set_write_limits(Some(0), None).unwrap();
+    s.handle_recv(Ok(msg(&[b"one"])));
+    s.handle_recv(Ok(msg(&[b"two"])));
+    // A queued write over high owes pause_writing.
+    s.handle_events(false, false);
+    assert_eq!(s.write(msg(&[b"w"])).unwrap(), WriteAction::SendNow);
+    s.handle_direct_send(SendResult::Refused(aiozmq_core::error::EAGAIN)).unwrap();
+    let mut out = Deliveries::default();
+    s.take_deliveries(&mut out);
+    assert!(matches!(out.callbacks.pop_front(), Some(Callback::PauseWriting)));
+    assert!(out.callbacks.is_empty());
+    assert_eq!(out.msgs.len(), 2);
+    assert_eq!(out.msgs[0], msg(&[b"one"]));
+    assert_eq!(out.msgs[1], msg(&[b"two"]));
+    // Paused reading keeps new messages back; resuming hands them over.
+    out.msgs.clear();
+    s.pause_reading().unwrap();
+    s.handle_recv(Ok(msg(&[b"three"])));
+    s.take_deliveries(&mut out);
+    assert!(out.is_empty());
+    s.resume_reading().unwrap();
+    s.take_deliveries(&mut out);
+    assert_eq!(out.msgs.len(), 1);
+    // After close: nothing but connection_lost, alone and once.
+    out.msgs.clear();
+    s.abort();
+    assert!(matches!(s.poll_io(), Io::Close { .. }));
+    s.take_deliveries(&mut out);
+    assert!(matches!(out.callbacks.pop_front(), Some(Callback::ConnectionLost(None))));
+    assert!(out.is_empty());
+    s.take_deliveries(&mut out);
+    assert!(out.is_empty());
+}

@@ -2,7 +2,6 @@
 //! `zmq_poll` on plain FDs) on the socket's `ZMQ_FD`, the monitor's, and a
 //! wake-up pipe the handles write to.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -48,7 +47,7 @@ pub(crate) fn spawn(
 fn drive(shared: Arc<Shared>, protocol: Arc<dyn Deliver>, mut wake_rx: UnixStream) {
     let id = shared.id();
     tracing::debug!(transport = id, kind = %shared.socket_type(), "I/O thread started");
-    let mut batch = VecDeque::new();
+    let mut batch = aiozmq_core::Deliveries::default();
     loop {
         match shared.run_turn(&*protocol, &mut batch) {
             Park::Yield => {

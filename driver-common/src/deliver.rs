@@ -2,12 +2,11 @@
 //! never while the transport's own lock is held.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use aiozmq_core::{Callback, Multipart, ZmqProtocol, ZmqTransport};
+use aiozmq_core::{Callback, Deliveries, ZmqProtocol, ZmqTransport};
 
 use crate::shared::Shared;
 
@@ -41,8 +40,8 @@ impl Drop for InCallback {
 /// A protocol the driver can deliver to, with its type erased so the
 /// transport handle need not be generic.
 pub trait Deliver: Send + Sync {
-    /// Delivers `batch` front to back with the protocol locked.
-    fn deliver(&self, shared: &Shared, batch: &mut VecDeque<Callback>);
+    /// Delivers `batch` (callbacks, then messages) with the protocol locked.
+    fn deliver(&self, shared: &Shared, batch: &mut Deliveries);
 
     /// Delivers the flow callbacks the core owes, if the protocol's lock is
     /// free; `false` when it is held elsewhere (its holder delivers them).
@@ -76,7 +75,7 @@ where
     P: ZmqProtocol<T>,
     T: ZmqTransport,
 {
-    fn deliver(&self, shared: &Shared, batch: &mut VecDeque<Callback>) {
+    fn deliver(&self, shared: &Shared, batch: &mut Deliveries) {
         run(shared, lock(&self.protocol), batch);
     }
 
@@ -86,60 +85,65 @@ where
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return false,
         };
-        let mut batch = VecDeque::new();
-        shared.lock().state.take_flow_callbacks(&mut batch);
+        let mut batch = Deliveries::default();
+        shared
+            .lock()
+            .state
+            .take_flow_callbacks(&mut batch.callbacks);
         run(shared, guard, &mut batch);
         true
     }
 }
 
-/// Runs the callbacks of `batch` on the locked protocol, in order. Messages
-/// arriving after `pause_reading`/`close` interrupted delivery go back to the core.
-fn run<P, T>(shared: &Shared, mut guard: MutexGuard<'_, P>, batch: &mut VecDeque<Callback>)
+/// Runs `batch` on the locked protocol, in order: callbacks, then messages.
+/// A `pause_writing` owed by a write inside a callback runs right after it.
+/// Messages left when `pause_reading`/`close` interrupts delivery go back to
+/// the core.
+fn run<P, T>(shared: &Shared, mut guard: MutexGuard<'_, P>, batch: &mut Deliveries)
 where
     P: ZmqProtocol<T>,
     T: ZmqTransport,
 {
-    {
-        let _inside = InCallback::enter(shared.id());
-        let mut undelivered: Vec<Multipart> = Vec::new();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            while let Some(cb) = batch.pop_front() {
-                match cb {
-                    Callback::MsgReceived(msg) if shared.delivery_interrupted() => {
-                        undelivered.push(msg)
-                    }
-                    Callback::MsgReceived(msg) => guard.msg_received(msg),
-                    Callback::PauseWriting => {
-                        tracing::debug!(transport = shared.id(), "pause_writing");
-                        guard.pause_writing()
-                    }
-                    Callback::ResumeWriting => {
-                        tracing::debug!(transport = shared.id(), "resume_writing");
-                        guard.resume_writing()
-                    }
-                    Callback::EventReceived(ev) => guard.event_received(ev),
-                    Callback::ConnectionLost(exc) => {
-                        match &exc {
-                            None => tracing::debug!(transport = shared.id(), "connection_lost"),
-                            Some(e) => {
-                                tracing::warn!(transport = shared.id(), "connection_lost: {e}")
-                            }
-                        }
-                        guard.connection_lost(exc)
-                    }
+    let id = shared.id();
+    let _inside = InCallback::enter(id);
+    let outcome = catch_unwind(AssertUnwindSafe(|| loop {
+        while let Some(cb) = batch.callbacks.pop_front() {
+            match cb {
+                Callback::MsgReceived(msg) => guard.msg_received(msg),
+                Callback::PauseWriting => {
+                    tracing::debug!(transport = id, "pause_writing");
+                    guard.pause_writing()
                 }
-                // A write inside that callback owes pause_writing right now.
-                shared.take_owed_flow(batch);
+                Callback::ResumeWriting => {
+                    tracing::debug!(transport = id, "resume_writing");
+                    guard.resume_writing()
+                }
+                Callback::EventReceived(ev) => guard.event_received(ev),
+                Callback::ConnectionLost(exc) => {
+                    match &exc {
+                        None => tracing::debug!(transport = id, "connection_lost"),
+                        Some(e) => tracing::warn!(transport = id, "connection_lost: {e}"),
+                    }
+                    guard.connection_lost(exc)
+                }
             }
-        }));
-        drop(guard);
-        if let Err(panic) = outcome {
-            batch.clear();
-            shared.callback_panicked(panic);
+            shared.take_owed_flow(&mut batch.callbacks);
         }
-        if !undelivered.is_empty() {
-            shared.return_undelivered(undelivered);
+        let Some(msg) = batch.msgs.pop_front() else {
+            break;
+        };
+        if shared.delivery_interrupted() {
+            batch.msgs.push_front(msg);
+            shared.return_undelivered(batch.msgs.drain(..));
+            break;
         }
+        guard.msg_received(msg);
+        shared.take_owed_flow(&mut batch.callbacks);
+    }));
+    drop(guard);
+    if let Err(panic) = outcome {
+        batch.callbacks.clear();
+        batch.msgs.clear();
+        shared.callback_panicked(panic);
     }
 }

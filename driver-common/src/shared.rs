@@ -8,7 +8,9 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use aiozmq_core::{error, Callback, Io, Multipart, SocketEvent, SocketType, TransportState};
+use aiozmq_core::{
+    error, Callback, Deliveries, Io, Multipart, SocketEvent, SocketType, TransportState,
+};
 
 use crate::deliver::Deliver;
 use crate::sock;
@@ -172,7 +174,7 @@ impl Shared {
 
     /// One turn of the driver: sends, receives, EVENTS reads and callback
     /// deliveries, as the core asks, until it says to park, yield, close or end.
-    pub fn run_turn(&self, protocol: &dyn Deliver, batch: &mut VecDeque<Callback>) -> Park {
+    pub fn run_turn(&self, protocol: &dyn Deliver, batch: &mut Deliveries) -> Park {
         loop {
             let mut guard = self.lock();
             let inner = &mut *guard;
@@ -185,7 +187,7 @@ impl Shared {
             }
             match drive_main(inner) {
                 Io::Deliver => {
-                    inner.state.take_callbacks(batch);
+                    inner.state.take_deliveries(batch);
                     self.interrupt.store(false, Ordering::Relaxed);
                     self.flow_owed.store(false, Ordering::Relaxed);
                     drop(guard);
@@ -283,8 +285,8 @@ impl Shared {
         }
     }
 
-    pub(crate) fn return_undelivered(&self, msgs: Vec<Multipart>) {
-        self.lock().state.return_undelivered(msgs.into_iter());
+    pub(crate) fn return_undelivered(&self, msgs: impl DoubleEndedIterator<Item = Multipart>) {
+        self.lock().state.return_undelivered(msgs);
     }
 
     pub(crate) fn callback_panicked(&self, panic: Box<dyn Any + Send>) {

@@ -1,7 +1,6 @@
 //! The async driver loop: one task per transport, waiting on the socket's FD,
 //! the monitor's FD and the handles' signal.
 
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
@@ -65,7 +64,7 @@ pub(crate) async fn drive<R: AsyncRuntime>(
     tracing::debug!(transport = id, kind = %shared.socket_type(), "driver started");
     let mut main = Some(main);
     let mut monitor: Option<(u64, R::Fd)> = None;
-    let mut batch = VecDeque::new();
+    let mut batch = aiozmq_core::Deliveries::default();
     loop {
         match shared.run_turn(&*protocol, &mut batch) {
             Park::Yield => {
