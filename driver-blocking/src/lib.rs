@@ -15,7 +15,7 @@
 //! hundreds of sockets; for thousands, use `aiozmq-tokio` or `aiozmq-smol`.
 //!
 //! ```no_run
-//! use aiozmq_blocking::{create_zmq_stream, Bytes, Multipart, SocketType};
+//! use aiozmq_blocking::{create_zmq_stream, Bytes, Multipart, SocketType, ZmqTransport};
 //! use std::time::Duration;
 //!
 //! let mut pull = create_zmq_stream(SocketType::Pull).bind("tcp://127.0.0.1:*").open()?;
