@@ -1216,10 +1216,14 @@ fn take_deliveries_hands_over_callbacks_then_messages_in_order() {
     // A queued write over high owes pause_writing.
     s.handle_events(false, false);
     assert_eq!(s.write(msg(&[b"w"])).unwrap(), WriteAction::SendNow);
-    s.handle_direct_send(SendResult::Refused(aiozmq_core::error::EAGAIN)).unwrap();
+    s.handle_direct_send(SendResult::Refused(aiozmq_core::error::EAGAIN))
+        .unwrap();
     let mut out = Deliveries::default();
     s.take_deliveries(&mut out);
-    assert!(matches!(out.callbacks.pop_front(), Some(Callback::PauseWriting)));
+    assert!(matches!(
+        out.callbacks.pop_front(),
+        Some(Callback::PauseWriting)
+    ));
     assert!(out.callbacks.is_empty());
     assert_eq!(out.msgs.len(), 2);
     assert_eq!(out.msgs[0], msg(&[b"one"]));
@@ -1238,7 +1242,10 @@ fn take_deliveries_hands_over_callbacks_then_messages_in_order() {
     s.abort();
     assert!(matches!(s.poll_io(), Io::Close { .. }));
     s.take_deliveries(&mut out);
-    assert!(matches!(out.callbacks.pop_front(), Some(Callback::ConnectionLost(None))));
+    assert!(matches!(
+        out.callbacks.pop_front(),
+        Some(Callback::ConnectionLost(None))
+    ));
     assert!(out.is_empty());
     s.take_deliveries(&mut out);
     assert!(out.is_empty());
