@@ -6,30 +6,33 @@
 //! (after every input, drain the outputs until there are none):
 //!
 //! - the application writes through `state.write()`, sending at once when it
-//!   answers `WriteAction::SendNow` (reported with `handle_direct_send`), and
-//!   stops writing on `pause_writing` until `resume_writing`;
-//! - each socket's turn acts on `poll_io()` — `Send`, `Recv`, `ReadEvents`,
-//!   `Deliver`, `Yield`, `Close` — until it says `Wait` (park) or `Done`;
+//!   answers `WriteAction::SendNow` (reported with `handle_direct_send`),
+//!   drains `poll_wake()` after each call (delivering `pause_writing` itself
+//!   when told `Wake::FlowOwed`), and stops writing on `pause_writing` until
+//!   `resume_writing`;
+//! - each socket's turn acts on `poll_output()` — `Send`, `Recv`,
+//!   `ReadEvents`, `Deliver`, `Close`, `Yield` — until it says `Wait` (park)
+//!   or `Done`;
 //! - when both are parked, the loop waits in `zmq::poll` on the sockets'
 //!   `ZMQ_FD`s (bounded), and each FD that signalled gets
-//!   `handle_fd_readable()` + `begin_turn()`.
+//!   `handle_fd_readable()` + `begin_turn(now)`.
 //!
 //! A small libzmq send queue and small write water marks make the state's
 //! buffer, and pause/resume writing, actually happen. The PULL side checks
 //! that every message arrives once, in order; then the PUSH is closed (its
-//! buffer is flushed first) and the loop runs until `Io::Close` and
+//! buffer is flushed first) and the loop runs until `Output::Close` and
 //! `connection_lost`, then the same for the PULL. Exits non-zero on a lost, reordered or late
 //! message, or an unclean close.
 //!
 //! `cargo run --release -p aiozmq-core --example custom_loop`
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use aiozmq_core::{
-    Bytes, Callback, Io, Multipart, SendResult, SocketType, TransportState, WriteAction,
+    Bytes, Callback, Deliveries, Multipart, Output, SendResult, Sock, SocketType, TransportState,
+    Wake, WriteAction,
 };
 
 /// Messages to send.
@@ -51,23 +54,23 @@ const STALL: Duration = Duration::from_secs(5);
 /// One libzmq socket and its sans-IO state: what a driver holds per transport.
 struct Peer {
     name: &'static str,
-    /// `None` once `Io::Close` closed it.
+    /// `None` once `Output::Close` closed it.
     socket: Option<zmq::Socket>,
     /// `ZMQ_FD`, read once while the socket is open.
     fd: RawFd,
     state: TransportState,
-    callbacks: VecDeque<Callback>,
+    batch: Deliveries,
     scratch: zmq::Message,
 }
 
 /// How a socket's turn ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Turn {
-    /// `Io::Wait`: nothing to do until its FD signals (or the application acts).
+    /// `Output::Wait`: nothing to do until its FD signals (or the application acts).
     Park,
-    /// `Io::Yield`: budget spent, more to do; `begin_turn` was called.
+    /// `Output::Yield`: budget spent, more to do; `begin_turn` was called.
     Yield,
-    /// `Io::Done`: `connection_lost` was delivered.
+    /// `Output::Done`: `connection_lost` was delivered.
     Done,
 }
 
@@ -78,7 +81,7 @@ impl Peer {
             fd: socket.get_fd()?,
             socket: Some(socket),
             state: TransportState::new(kind),
-            callbacks: VecDeque::new(),
+            batch: Deliveries::new(),
             scratch: zmq::Message::new(),
         })
     }
@@ -86,67 +89,96 @@ impl Peer {
     fn socket(&self) -> io::Result<&zmq::Socket> {
         self.socket
             .as_ref()
-            .ok_or_else(|| io::Error::other(format!("{}: socket used after Io::Close", self.name)))
+            .ok_or_else(|| io::Error::other(format!("{}: socket used after it closed", self.name)))
     }
 
-    /// One turn: act on `poll_io()` until it says park, yield or done,
+    /// One turn: act on `poll_output()` until it says park, yield or done,
     /// handing each callback to `deliver`.
     fn turn(&mut self, mut deliver: impl FnMut(Callback) -> io::Result<()>) -> io::Result<Turn> {
         loop {
-            match self.state.poll_io() {
-                Io::Send => {
-                    let msg = self
-                        .state
-                        .front()
-                        .ok_or_else(|| io::Error::other("Io::Send with an empty buffer"))?;
-                    let result = send(self.socket()?, msg);
+            let socket = self.socket.as_ref();
+            match self.state.poll_output() {
+                Output::Send(msg) => {
+                    let socket = socket.ok_or_else(|| io::Error::other("send after close"))?;
+                    let result = send(socket, msg);
                     self.state.handle_send(result);
                 }
-                Io::Recv => {
-                    let socket = self.socket.as_ref().ok_or_else(|| {
-                        io::Error::other(format!("{}: socket used after Io::Close", self.name))
-                    })?;
+                Output::Recv(sock) => {
+                    let socket = socket.ok_or_else(|| io::Error::other("recv after close"))?;
                     let result = recv(socket, &mut self.scratch);
-                    self.state.handle_recv(result);
+                    self.state.handle_recv(sock, result);
                 }
-                Io::ReadEvents => match self.socket()?.get_events() {
-                    Ok(ev) => self
-                        .state
-                        .handle_events(ev.contains(zmq::POLLIN), ev.contains(zmq::POLLOUT)),
-                    Err(e) => self.state.fail(e.into()),
-                },
-                Io::Deliver => {
-                    self.state.take_callbacks(&mut self.callbacks);
-                    for cb in self.callbacks.drain(..) {
-                        deliver(cb)?;
+                Output::ReadEvents(sock) => {
+                    let socket = socket.ok_or_else(|| io::Error::other("EVENTS after close"))?;
+                    let events = socket
+                        .get_events()
+                        .map(|ev| (ev.contains(zmq::POLLIN), ev.contains(zmq::POLLOUT)))
+                        .map_err(zmq::Error::to_raw);
+                    self.state.handle_events(sock, events);
+                }
+                Output::Deliver => {
+                    // A threaded driver takes the batch under its lock and
+                    // delivers it outside; here there is one thread.
+                    self.state.take_deliveries(&mut self.batch);
+                    loop {
+                        while let Some(cb) = self.batch.pop() {
+                            deliver(cb)?;
+                        }
+                        if !self.state.finish_delivery(&mut self.batch) {
+                            break;
+                        }
                     }
                 }
-                Io::Yield => {
-                    self.state.begin_turn();
+                Output::Close { sock, linger } => {
+                    if sock == Sock::Main {
+                        if let Some(socket) = self.socket.take() {
+                            socket.set_linger(linger)?;
+                            // zmq_close: libzmq keeps flushing in the background
+                            // for up to `linger` ms.
+                            drop(socket);
+                        }
+                    }
+                    self.state.handle_closed(sock);
+                }
+                Output::Yield => {
+                    self.state.begin_turn(Instant::now());
                     return Ok(Turn::Yield);
                 }
-                Io::Wait => return Ok(Turn::Park),
-                Io::Close { linger } => {
-                    if let Some(socket) = self.socket.take() {
-                        if let Some(ms) = linger {
-                            socket.set_linger(ms)?;
-                        }
-                        // zmq_close: libzmq keeps flushing in the background
-                        // for up to `linger` ms.
-                        drop(socket);
-                    }
-                }
-                Io::Done => return Ok(Turn::Done),
+                Output::Wait(_) => return Ok(Turn::Park),
+                Output::Done => return Ok(Turn::Done),
+                // No monitor and no stream here: nothing else comes.
+                other => return Err(io::Error::other(format!("unexpected {other:?}"))),
             }
         }
     }
 
-    /// After an application call (a mutator): a parked driver that the state
-    /// wants woken starts a new turn.
-    fn wake_if_asked(&mut self) {
-        if self.state.take_wake() {
-            self.state.begin_turn();
+    /// After an application call (a mutator): acts on the wake-ups it made
+    /// owed — a parked driver starts a new turn; flow callbacks are
+    /// delivered now, before the call returns.
+    fn after_call(
+        &mut self,
+        mut deliver: impl FnMut(Callback) -> io::Result<()>,
+    ) -> io::Result<()> {
+        while let Some(wake) = self.state.poll_wake() {
+            match wake {
+                Wake::Driver => self.state.begin_turn(Instant::now()),
+                Wake::FlowOwed => {
+                    let mut flow = Deliveries::new();
+                    if self.state.begin_flow_delivery(&mut flow) {
+                        loop {
+                            while let Some(cb) = flow.pop() {
+                                deliver(cb)?;
+                            }
+                            if !self.state.finish_delivery(&mut flow) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
+        Ok(())
     }
 }
 
@@ -229,36 +261,31 @@ impl Producer {
 
     /// Writes until paused or done; closes the PUSH after the last message.
     fn write_some(&mut self, push: &mut Peer) -> io::Result<()> {
-        let mut flow = VecDeque::new();
         while self.can_write() {
             let mut msg = Multipart::new();
             msg.push(Bytes::copy_from_slice(&self.written.to_be_bytes()));
             msg.push(Bytes::from(vec![b'x'; PAYLOAD]));
-            if push.state.write(msg)? == WriteAction::SendNow {
+            let mut action = push.state.write(&msg)?;
+            if action == WriteAction::SendNow {
                 // aiozmq's fast path: the buffer was empty, try libzmq at once.
-                let msg = push
-                    .state
-                    .front()
-                    .ok_or_else(|| io::Error::other("SendNow with an empty buffer"))?;
-                let result = send(push.socket()?, msg);
-                push.state.handle_direct_send(result)?;
-                if result == SendResult::Sent {
+                let result = send(push.socket()?, &msg);
+                action = push.state.handle_direct_send(result)?;
+                if action == WriteAction::Done {
                     self.sent_directly += 1;
                 }
+            }
+            if action == WriteAction::Enqueue {
+                push.state.enqueue(msg);
             }
             self.written += 1;
             self.peak_buffer = self.peak_buffer.max(push.state.write_buffer_size());
             // As a driver's write(): pause_writing is delivered before it returns.
-            push.state.take_flow_callbacks(&mut flow);
-            for cb in flow.drain(..) {
-                self.on_callback(cb)?;
-            }
-            push.wake_if_asked();
+            push.after_call(|cb| self.on_callback(cb))?;
         }
         if self.written == N && !self.closed {
-            // close() flushes what is still buffered, then Io::Close.
-            push.state.close();
-            push.wake_if_asked();
+            // close() flushes what is still buffered, then Output::Close.
+            push.state.close(Instant::now());
+            push.after_call(|cb| self.on_callback(cb))?;
             self.closed = true;
         }
         Ok(())
@@ -322,8 +349,8 @@ fn park(peers: &mut [&mut Peer]) -> io::Result<bool> {
     let mut any = false;
     for (peer, item) in waiting.iter_mut().zip(&items) {
         if item.is_readable() {
-            peer.state.handle_fd_readable();
-            peer.state.begin_turn();
+            peer.state.handle_fd_readable(Sock::Main);
+            peer.state.begin_turn(Instant::now());
             any = true;
         }
     }
@@ -347,7 +374,8 @@ fn main() -> io::Result<()> {
     let mut pull = Peer::new("PULL", pull_socket, SocketType::Pull)?;
     push.state
         .set_write_limits(Some(WRITE_HIGH), Some(WRITE_LOW))?;
-    push.wake_if_asked();
+    push.state.begin_turn(Instant::now());
+    pull.state.begin_turn(Instant::now());
     let (low, high) = push.state.write_limits();
     println!("PUSH write limits: low {low} B, high {high} B");
 
@@ -367,8 +395,8 @@ fn main() -> io::Result<()> {
                 "PULL: all {N} messages in order after {:.1} ms",
                 start.elapsed().as_secs_f64() * 1e3
             );
-            pull.state.close();
-            pull.wake_if_asked();
+            pull.state.close(Instant::now());
+            pull.after_call(|cb| consumer.on_callback(cb))?;
             continue;
         }
         if p == Turn::Done && q == Turn::Done {

@@ -9,36 +9,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
-const ZMQ_HAUSNUMERO: i32 = 156_384_712;
-/// libzmq: operation cannot be accomplished in the current state (e.g. REQ sending twice).
-pub const EFSM: i32 = ZMQ_HAUSNUMERO + 51;
-/// libzmq: the transport's protocol does not fit the socket type.
-pub const ENOCOMPATPROTO: i32 = ZMQ_HAUSNUMERO + 52;
-/// libzmq: the context was terminated.
-pub const ETERM: i32 = ZMQ_HAUSNUMERO + 53;
-/// libzmq: no I/O thread is available.
-pub const EMTHREAD: i32 = ZMQ_HAUSNUMERO + 54;
-
-/// `EAGAIN`, as libzmq reports "would block" on this platform.
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
-pub const EAGAIN: i32 = 35;
-/// `EAGAIN`, as libzmq reports "would block" on this platform.
-#[cfg(not(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
-pub const EAGAIN: i32 = 11;
+use crate::errno::ZMQ_HAUSNUMERO;
+pub use crate::errno::*;
 
 /// POSIX `EAGAIN` on Linux and the BSDs' `EWOULDBLOCK` share this meaning; the
 /// core needs only to recognise it, which `ErrorKind::WouldBlock` does portably.
@@ -46,10 +18,12 @@ fn is_libzmq_own(errno: i32) -> bool {
     errno > ZMQ_HAUSNUMERO
 }
 
-/// An error number that only libzmq defines, with libzmq's text for it.
+/// An errno with its text: libzmq's own numbers (which have no `ErrorKind`),
+/// or a POSIX number this library reports with a message saying what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZmqError {
     errno: i32,
+    detail: Option<String>,
 }
 
 impl ZmqError {
@@ -80,7 +54,10 @@ impl ZmqError {
 
 impl fmt::Display for ZmqError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (libzmq errno {})", self.message(), self.errno)
+        match &self.detail {
+            Some(detail) => write!(f, "{detail} (errno {})", self.errno),
+            None => write!(f, "{} (libzmq errno {})", self.message(), self.errno),
+        }
     }
 }
 
@@ -94,7 +71,13 @@ pub fn from_errno(errno: i32) -> io::Error {
             n if n == ZMQ_HAUSNUMERO + 1 || n == ZMQ_HAUSNUMERO + 2 => io::ErrorKind::Unsupported,
             _ => io::ErrorKind::Other,
         };
-        io::Error::new(kind, ZmqError { errno })
+        io::Error::new(
+            kind,
+            ZmqError {
+                errno,
+                detail: None,
+            },
+        )
     } else {
         io::Error::from_raw_os_error(errno)
     }
@@ -117,6 +100,24 @@ pub fn invalid_input(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.into())
 }
 
+/// `ErrorKind::InvalidInput` that also carries libzmq's `EINVAL`, for input
+/// the library rejects before libzmq would (a malformed endpoint): the kind,
+/// the errno and a message that says what was wrong.
+pub fn invalid_argument(msg: impl Into<String>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        ZmqError {
+            errno: EINVAL,
+            detail: Some(msg.into()),
+        },
+    )
+}
+
+/// `ErrorKind::TimedOut`: `close()` gave up flushing.
+pub fn timed_out(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, msg.into())
+}
+
 /// `ErrorKind::Unsupported`: the socket type has no such operation.
 pub fn unsupported(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, msg.into())
@@ -129,28 +130,35 @@ pub fn not_connected(msg: impl Into<String>) -> io::Error {
 
 /// Whether an errno means "try again later" (`EAGAIN`) rather than failure.
 pub fn is_would_block(errno: i32) -> bool {
-    !is_libzmq_own(errno) && io::Error::from_raw_os_error(errno).kind() == io::ErrorKind::WouldBlock
+    errno == EAGAIN || errno == libc::EWOULDBLOCK
 }
 
 /// Whether an errno means "interrupted, just retry" (`EINTR`); never surfaced to users.
 pub fn is_interrupted(errno: i32) -> bool {
-    !is_libzmq_own(errno)
-        && io::Error::from_raw_os_error(errno).kind() == io::ErrorKind::Interrupted
+    errno == EINTR
+}
+
+/// Errnos with which libzmq rejects one message on its own, leaving the
+/// socket usable: a REQ/REP out of turn (`EFSM`), a ROUTER_MANDATORY peer
+/// that is not there (`EHOSTUNREACH`).
+pub fn rejects_only_the_message(errno: i32) -> bool {
+    errno == EFSM || errno == EHOSTUNREACH
 }
 
 /// A copy of an error for a second receiver, keeping kind, errno and message.
 pub fn duplicate(err: &io::Error) -> io::Error {
-    match zmq_errno(err) {
-        Some(errno) => from_errno(errno),
-        None => io::Error::new(err.kind(), err.to_string()),
+    match err.get_ref().and_then(|e| e.downcast_ref::<ZmqError>()) {
+        Some(zmq) => io::Error::new(err.kind(), zmq.clone()),
+        None => match err.raw_os_error() {
+            Some(errno) => from_errno(errno),
+            None => io::Error::new(err.kind(), err.to_string()),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const EINVAL: i32 = 22;
 
     #[test]
     fn posix_errnos_keep_raw_os_error() {
@@ -186,11 +194,29 @@ mod tests {
     }
 
     #[test]
-    fn classification() {
-        assert!(is_would_block(11));
+    fn classification_uses_this_platforms_numbers() {
+        assert!(is_would_block(libc::EAGAIN));
         assert!(!is_would_block(EFSM));
-        assert!(is_interrupted(4));
+        assert!(is_interrupted(libc::EINTR));
         assert!(!is_interrupted(EINVAL));
+        assert!(rejects_only_the_message(libc::EHOSTUNREACH));
+        assert!(rejects_only_the_message(EFSM));
+        assert!(!rejects_only_the_message(ETERM));
+        assert_eq!(
+            from_errno(EHOSTUNREACH).kind(),
+            io::ErrorKind::HostUnreachable
+        );
+    }
+
+    #[test]
+    fn invalid_argument_has_kind_errno_and_message() {
+        let e = invalid_argument("endpoint \"tcp://\" has no address");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(zmq_errno(&e), Some(EINVAL));
+        assert!(e.to_string().contains("no address"), "{e}");
+        let d = duplicate(&e);
+        assert_eq!((d.kind(), zmq_errno(&d)), (e.kind(), Some(EINVAL)));
+        assert_eq!(d.to_string(), e.to_string());
     }
 
     #[test]

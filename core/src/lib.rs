@@ -1,90 +1,123 @@
 //! The sans-IO core of aiozmq-rs: ZeroMQ transports with aiozmq's
 //! transport/protocol API, as a pure state machine.
 //!
-//! [`TransportState`] holds every decision a ZeroMQ transport makes — write
-//! buffering and water marks, pause/resume, reading pause, close/abort life
-//! cycle, the sets of bindings, connections and subscriptions — and no socket,
-//! syscall, clock or runtime. The driver crates (`aiozmq-tokio`, `aiozmq-smol`,
-//! `aiozmq-blocking`) only move messages between a `zmq::Socket` and this state,
-//! and deliver the callbacks it emits. [`StreamState`] does the same for the
-//! stream API.
+//! [`TransportState`] holds every decision a ZeroMQ transport makes: write
+//! buffering and water marks, pause/resume, the reading pause, the order of
+//! protocol callbacks and who delivers them, a stream's read queue and its
+//! water marks, which FDs the driver waits on, the monitor's life cycle, the
+//! order in which sockets close, the close deadline, and the sets of bindings,
+//! connections and subscriptions. It has no socket, syscall, clock or runtime:
+//! time comes in as an argument. The driver crates (`aiozmq-tokio`,
+//! `aiozmq-smol`, `aiozmq-blocking`) only move messages between a
+//! `zmq::Socket` and this state, and deliver the callbacks it hands out.
 //!
 //! # The law of use
 //!
-//! **After every input, drain the outputs until there are none.** Inputs are the
-//! mutators (`write`, `close`, `pause_reading`, …) and the `handle_*` methods
-//! (what libzmq answered). Outputs are [`TransportState::poll_io`] (what to do
-//! with the socket), [`TransportState::take_callbacks`] (what to deliver to the
-//! protocol) and [`TransportState::take_wake`] (whether to wake a parked driver).
+//! **After every input, drain the outputs until there are none.**
+//!
+//! - Inputs are the mutators (`write`, `close(now)`, `pause_reading`, …), the
+//!   `handle_*` methods (what libzmq answered, what the clock says) and the
+//!   delivery methods.
+//! - The driver drains [`TransportState::poll_output`]: I/O to do, callbacks to
+//!   deliver, sockets to close, and finally when and on which FDs to park
+//!   ([`Output::Wait`] with a [`Park`]), or [`Output::Done`].
+//! - Any other caller (a transport handle, a stream reader) drains
+//!   [`TransportState::poll_wake`]: whom to wake, and whether it must deliver
+//!   `pause_writing` itself before `write()` returns.
 //!
 //! libzmq's `ZMQ_FD` is edge-triggered, and *any* libzmq call may consume its
-//! edge. The state therefore records whether `ZMQ_EVENTS` has been read since
-//! the last libzmq call, and `poll_io` never answers [`Io::Wait`] until it has.
-//! A driver that follows the outputs cannot lose a wake-up. Yet EVENTS is read
-//! once per batch, not per message: `poll_io` hands out sends and receives until
-//! libzmq says EAGAIN or the turn's [`TURN_BUDGET`] is spent (reading EVENTS per
-//! message costs 3.7× at 16 B).
+//! edge. The state therefore records, per socket, whether `ZMQ_EVENTS` has
+//! been read since the last libzmq call, and `poll_output` never answers
+//! `Wait` until it has. A driver that follows the outputs cannot lose a
+//! wake-up. Yet EVENTS is read once per batch, not per message: `poll_output`
+//! hands out sends and receives until libzmq says EAGAIN or the turn's
+//! [`TURN_BUDGET`] is spent (reading EVENTS per message costs 3.7× at 16 B).
+//!
+//! Callbacks have one deliverer at a time (the driver, or a caller delivering
+//! the flow callbacks its own write made owed), so they reach the protocol in
+//! the order the state hands them out, whatever threads write. A deliverer
+//! told [`Wake::Deliverer`] reviews what it holds before its next callback:
+//! that is how `pause_writing` owed inside a callback comes right after it,
+//! and how `pause_reading` or `close` stop a batch half-way.
 //!
 //! # The canonical driver loop
 //!
-//! A pretend socket stands in for `zmq::Socket`; a real driver parks on the FD
-//! (and on its wake-up) where this example stops.
+//! A pretend socket stands in for `zmq::Socket`; a real driver parks on the
+//! FDs the [`Park`] names (and on its wake-up and timer) where this example stops.
 //!
 //! ```
 //! use std::collections::VecDeque;
-//! use aiozmq_core::{error::EAGAIN, Bytes, Callback, Io, Multipart, SendResult, SocketType,
-//!                   TransportState, WriteAction};
+//! use std::time::Instant;
+//! use aiozmq_core::{error::EAGAIN, Bytes, Callback, Deliveries, Multipart, Output, SendResult,
+//!                   SocketType, TransportState, WriteAction};
 //!
-//! struct FakeSocket { inbound: VecDeque<Multipart>, room: usize, sent: usize }
+//! struct FakeSocket { inbound: VecDeque<Multipart>, room: usize }
 //! impl FakeSocket {
 //!     fn send(&mut self, _msg: &Multipart) -> SendResult {
 //!         if self.room == 0 { return SendResult::Refused(EAGAIN) }
-//!         self.room -= 1; self.sent += 1; SendResult::Sent
+//!         self.room -= 1;
+//!         SendResult::Sent
 //!     }
 //!     fn recv(&mut self) -> Result<Multipart, i32> { self.inbound.pop_front().ok_or(EAGAIN) }
 //!     fn events(&self) -> (bool, bool) { (!self.inbound.is_empty(), self.room > 0) }
 //! }
 //!
-//! let mut sock = FakeSocket { inbound: VecDeque::new(), room: 1, sent: 0 };
+//! let mut sock = FakeSocket { inbound: VecDeque::new(), room: 1 };
 //! sock.inbound.push_back(Multipart::from_iter([Bytes::from_static(b"hello")]));
 //! let mut state = TransportState::new(SocketType::Dealer);
 //!
-//! // The application writes: the fast path sends at once while the buffer is empty.
+//! // The application writes: the fast path sends at once while nothing is
+//! // buffered, from the caller's thread.
 //! for text in [&b"one"[..], b"two", b"three"] {
 //!     let msg = Multipart::from_iter([Bytes::copy_from_slice(text)]);
-//!     if state.write(msg).unwrap() == WriteAction::SendNow {
-//!         let result = sock.send(state.front().unwrap());
-//!         state.handle_direct_send(result).unwrap();
+//!     let mut action = state.write(&msg).unwrap();
+//!     if action == WriteAction::SendNow {
+//!         action = state.handle_direct_send(sock.send(&msg)).unwrap();
+//!     }
+//!     if action == WriteAction::Enqueue {
+//!         state.enqueue(msg);
+//!     }
+//!     while let Some(wake) = state.poll_wake() {
+//!         // A handle would wake the driver, a deliverer or a reader here.
+//!         let _ = wake;
 //!     }
 //! }
 //! assert_eq!(state.write_buffer_len(), 2); // the socket took one, two wait
 //!
-//! // The driver's turn: act on poll_io until it says Wait (park) or Yield.
-//! let mut callbacks = VecDeque::new();
+//! // The driver's turn: act on poll_output until it says Wait (park) or Yield.
+//! let mut batch = Deliveries::new();
 //! let mut received = Vec::new();
-//! state.begin_turn();
+//! state.begin_turn(Instant::now());
 //! loop {
-//!     match state.poll_io() {
-//!         Io::Send => {
-//!             let result = sock.send(state.front().unwrap());
+//!     match state.poll_output() {
+//!         Output::Send(msg) => {
+//!             let result = sock.send(msg);
 //!             state.handle_send(result);
 //!         }
-//!         Io::Recv => state.handle_recv(sock.recv()),
-//!         Io::ReadEvents => {
-//!             let (pollin, pollout) = sock.events();
-//!             state.handle_events(pollin, pollout);
+//!         Output::Recv(s) => {
+//!             let result = sock.recv();
+//!             state.handle_recv(s, result);
 //!         }
-//!         Io::Deliver => {
-//!             state.take_callbacks(&mut callbacks);
-//!             for cb in callbacks.drain(..) {
-//!                 if let Callback::MsgReceived(msg) = cb { received.push(msg) }
+//!         Output::ReadEvents(s) => state.handle_events(s, Ok(sock.events())),
+//!         Output::Deliver => {
+//!             // Take the batch under the state's lock, deliver it outside.
+//!             state.take_deliveries(&mut batch);
+//!             loop {
+//!                 while let Some(cb) = batch.pop() {
+//!                     if let Callback::MsgReceived(msg) = cb { received.push(msg) }
+//!                 }
+//!                 if !state.finish_delivery(&mut batch) { break }
 //!             }
 //!         }
-//!         Io::Yield => state.begin_turn(),
-//!         // A real driver parks on ZMQ_FD and its wake-up here, then calls
-//!         // handle_fd_readable() or begin_turn() and loops again.
-//!         Io::Wait => break,
-//!         Io::Close { .. } | Io::Done => break,
+//!         Output::Wake(_) => {}
+//!         Output::Yield => state.begin_turn(Instant::now()),
+//!         // A real driver registers exactly the FDs `park` names, waits on
+//!         // them, its wake-up and `park.deadline`, then reports what happened.
+//!         Output::Wait(park) => {
+//!             assert!(park.main && park.deadline.is_none());
+//!             break;
+//!         }
+//!         _ => break,
 //!     }
 //! }
 //! assert_eq!(received.len(), 1);
@@ -93,16 +126,24 @@
 //! ```
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
+mod edge;
+pub mod errno;
 pub mod error;
 mod limits;
 mod monitor;
 pub mod option;
+mod output;
 mod protocol;
+mod sets;
 mod socket_type;
 mod state;
 mod stream;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod version;
+mod write_buffer;
 
 pub use bytes::Bytes;
 
@@ -113,11 +154,12 @@ pub use error::{zmq_errno, ZmqError};
 pub use limits::WaterMarks;
 pub use monitor::{event, SocketEvent};
 pub use option::{OptKind, OptValue, SockOpt};
+pub use output::{
+    Callback, Deliveries, MonitorId, MonitorPlan, Output, Park, Read, SendResult, Sock, Wake,
+    WriteAction,
+};
 pub use protocol::{ZmqProtocol, ZmqTransport};
 pub use socket_type::SocketType;
-pub use state::{
-    Callback, Deliveries, Io, SendResult, TransportState, WriteAction, CLOSE_LINGER_MS,
-    INBOX_CAPACITY, TURN_BUDGET,
-};
-pub use stream::{Read, ReadFlow, StreamState, DEFAULT_EVENTS_BACKLOG};
+pub use state::{TransportState, CLOSE_LINGER_MS, INBOX_CAPACITY, TURN_BUDGET};
+pub use stream::{StreamConfig, DEFAULT_EVENTS_BACKLOG};
 pub use version::{version, version_info, VersionInfo};

@@ -29,15 +29,44 @@
 
 #![warn(missing_docs)]
 
-mod stream;
 mod thread;
-mod transport;
 
-pub use aiozmq_core::*;
-pub use stream::{create_zmq_stream, StreamBuilder, ZmqStream};
-pub use transport::{create_zmq_connection, ConnectionBuilder, Transport};
+pub use aiozmq_core::{
+    errno, event, version, version_info, zmq_errno, Bytes, Multipart, OptKind, OptValue, SockOpt,
+    SocketEvent, SocketType, VersionInfo, ZmqError, ZmqProtocol, ZmqTransport, CLOSE_LINGER_MS,
+    DEFAULT_EVENTS_BACKLOG,
+};
+pub use thread::IoThread;
+
+use aiozmq_driver_common as common;
+
+/// A ZeroMQ transport served by its own I/O thread: aiozmq's `ZmqTransport`.
+pub type Transport = common::Transport<common::Blocking<IoThread>>;
+/// The builder [`create_zmq_connection`] returns.
+pub type ConnectionBuilder<P, F> =
+    common::Builder<common::Blocking<IoThread>, common::Connection<P, F>>;
+/// The builder [`create_zmq_stream`] returns.
+pub type StreamBuilder = common::Builder<common::Blocking<IoThread>, common::Stream>;
+/// aiozmq's `ZmqStream`.
+pub type ZmqStream = common::ZmqStream<common::Blocking<IoThread>>;
+
+/// Creates a ZeroMQ connection: `.bind()`, `.connect()`, `.zmq_sock()`,
+/// `.context()`, `.setsockopt()`, then `.open()` → `(Transport, Arc<Mutex<P>>)`.
+pub fn create_zmq_connection<P, F>(factory: F, zmq_type: SocketType) -> ConnectionBuilder<P, F>
+where
+    F: FnOnce() -> P,
+    P: ZmqProtocol<Transport>,
+{
+    common::connection(factory, zmq_type)
+}
+
+/// Creates a stream: the builder also takes `.read_limits()`,
+/// `.write_limits()` and `.events_backlog()`; then `.open()`.
+pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
+    common::stream(zmq_type)
+}
 
 /// The linked libzmq's version, `(major, minor, patch)`.
 pub fn zmq_version() -> (i32, i32, i32) {
-    aiozmq_driver_common::zmq_version()
+    common::zmq_version()
 }

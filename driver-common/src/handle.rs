@@ -1,19 +1,20 @@
 //! `Handle`: the body of every driver's `Transport`. Each method takes the
 //! lock, asks the core, makes the libzmq call the core allows, reports it,
-//! and — the law of use — drains the outputs: wake the driver if the core
-//! says so, deliver `pause_writing` before returning.
+//! and — the law of use — drains the core's wake-ups.
 
 use std::collections::BTreeSet;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use aiozmq_core::{
-    error, Bytes, Multipart, OptValue, SockOpt, SocketType, TransportState, WriteAction,
+    error, Bytes, Multipart, OptValue, Read, SockOpt, SocketEvent, SocketType, TransportState,
+    WriteAction,
 };
 
-use crate::deliver::in_callback;
-use crate::shared::{retire_monitor, Inner, Monitor, Shared};
+use crate::shared::{Inner, Shared};
 use crate::sock;
 
 /// A transport handle: cheap to clone, `Send + Sync`. Dropping the last
@@ -47,6 +48,17 @@ fn closed() -> io::Error {
     error::not_connected("the transport is closed")
 }
 
+fn main_socket(inner: &mut Inner) -> io::Result<&mut zmq::Socket> {
+    inner.socket.as_mut().ok_or_else(closed)
+}
+
+fn store(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
 impl Handle {
     /// The handle the user gets from `open()`.
     pub fn counted(shared: Arc<Shared>) -> Handle {
@@ -70,69 +82,35 @@ impl Handle {
         &self.shared
     }
 
-    /// Runs `f` under the lock, then drains the outputs the core owes.
-    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        let mut inner = self.shared.lock();
-        let out = f(&mut inner);
-        let flow = inner.state.has_flow_callbacks();
-        let mut wake = inner.state.take_wake();
-        drop(inner);
-        if flow && !self.deliver_flow() {
-            wake = true;
-        }
-        if wake {
-            self.shared.wake();
-        }
-        out
-    }
-
-    /// `pause_writing`/`resume_writing` before the mutator returns — unless we
-    /// are inside this protocol's callback (then right after it returns), or the
-    /// protocol is locked elsewhere (then by whoever holds it, as soon as it can).
-    /// `false`: left to the driver.
-    fn deliver_flow(&self) -> bool {
-        self.shared.note_flow_owed();
-        if in_callback(self.shared.id()) {
-            return true;
-        }
-        match self.shared.protocol() {
-            Some(p) => p.try_deliver_flow(&self.shared),
-            None => false,
-        }
-    }
-
     /// The socket type.
     pub fn zmq_type(&self) -> SocketType {
         self.shared.socket_type()
     }
 
-    /// `write()`: the fast path sends from the caller's thread while nothing is buffered.
+    /// `write()`: sends from the caller's thread while nothing is buffered.
     pub fn write(&self, msg: Multipart) -> io::Result<()> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             let Inner { state, socket, .. } = inner;
-            match state.write(msg)? {
-                WriteAction::Queued => Ok(()),
-                WriteAction::SendNow => {
-                    let (Some(socket), Some(msg)) = (socket.as_ref(), state.front()) else {
-                        return Err(closed());
-                    };
-                    let result = sock::send(socket, msg);
-                    state.handle_direct_send(result)
-                }
+            let mut action = state.write(&msg)?;
+            if action == WriteAction::SendNow {
+                let socket = socket.as_ref().ok_or_else(closed)?;
+                action = state.handle_direct_send(sock::send(socket, &msg))?;
             }
+            if action == WriteAction::Enqueue {
+                state.enqueue(msg);
+            }
+            Ok(())
         })
     }
 
     /// `close()`.
     pub fn close(&self) {
-        self.with(|inner| inner.state.close());
-        self.shared.interrupt_delivery();
+        self.shared.with(|inner| inner.state.close(Instant::now()));
     }
 
     /// `abort()`.
     pub fn abort(&self) {
-        let dropped = self.with(|inner| inner.state.abort());
-        self.shared.interrupt_delivery();
+        let dropped = self.shared.with(|inner| inner.state.abort());
         if dropped > 0 {
             tracing::debug!(
                 transport = self.shared.id(),
@@ -153,10 +131,9 @@ impl Handle {
         check: impl FnOnce(&TransportState) -> io::Result<()>,
         f: impl FnOnce(&mut zmq::Socket) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             check(&inner.state)?;
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            let out = f(socket);
+            let out = f(main_socket(inner)?);
             inner.state.handle_zmq_call();
             out
         })
@@ -172,10 +149,9 @@ impl Handle {
 
     /// `setsockopt()`.
     pub fn setsockopt(&self, opt: SockOpt, value: OptValue) -> io::Result<()> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             let value = inner.state.check_setsockopt(opt, value)?;
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            let result = sock::setsockopt(socket, opt, &value);
+            let result = sock::setsockopt(main_socket(inner)?, opt, &value);
             match &result {
                 Ok(()) => inner.state.handle_setsockopt(opt, &value),
                 Err(_) => inner.state.handle_zmq_call(),
@@ -195,7 +171,8 @@ impl Handle {
         high: Option<usize>,
         low: Option<usize>,
     ) -> io::Result<()> {
-        self.with(|inner| inner.state.set_write_limits(high, low))
+        self.shared
+            .with(|inner| inner.state.set_write_limits(high, low))
     }
 
     /// `get_write_buffer_size()`.
@@ -205,22 +182,19 @@ impl Handle {
 
     /// `pause_reading()`.
     pub fn pause_reading(&self) -> io::Result<()> {
-        self.with(|inner| inner.state.pause_reading())?;
-        self.shared.interrupt_delivery();
-        Ok(())
+        self.shared.with(|inner| inner.state.pause_reading())
     }
 
     /// `resume_reading()`.
     pub fn resume_reading(&self) -> io::Result<()> {
-        self.with(|inner| inner.state.resume_reading())
+        self.shared.with(|inner| inner.state.resume_reading())
     }
 
     /// `bind()`: the real endpoint.
     pub fn bind(&self, endpoint: &str) -> io::Result<String> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             inner.state.check_bind(endpoint)?;
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            let result = sock::bind(socket, endpoint);
+            let result = sock::bind(main_socket(inner)?, endpoint);
             match &result {
                 Ok(real) => inner.state.handle_bound(real.clone()),
                 Err(_) => inner.state.handle_zmq_call(),
@@ -231,12 +205,13 @@ impl Handle {
 
     /// `unbind()`.
     pub fn unbind(&self, endpoint: &str) -> io::Result<()> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             inner.state.check_endpoint(endpoint)?;
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            let result = socket.unbind(endpoint).map_err(sock::to_io);
+            let result = sock::unbind(main_socket(inner)?, endpoint);
             match &result {
-                Ok(()) => inner.state.handle_unbound(endpoint),
+                Ok(()) => inner
+                    .state
+                    .handle_unbound(endpoint, &sock::spellings(endpoint)),
                 Err(_) => inner.state.handle_zmq_call(),
             }
             result
@@ -250,10 +225,9 @@ impl Handle {
 
     /// `connect()`: the endpoint.
     pub fn connect(&self, endpoint: &str) -> io::Result<String> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             inner.state.check_endpoint(endpoint)?;
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            let result = socket.connect(endpoint).map_err(sock::to_io);
+            let result = sock::connect(main_socket(inner)?, endpoint);
             match &result {
                 Ok(()) => inner.state.handle_connected(endpoint.to_owned()),
                 Err(_) => inner.state.handle_zmq_call(),
@@ -264,12 +238,13 @@ impl Handle {
 
     /// `disconnect()`.
     pub fn disconnect(&self, endpoint: &str) -> io::Result<()> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             inner.state.check_endpoint(endpoint)?;
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            let result = socket.disconnect(endpoint).map_err(sock::to_io);
+            let result = sock::disconnect(main_socket(inner)?, endpoint);
             match &result {
-                Ok(()) => inner.state.handle_disconnected(endpoint),
+                Ok(()) => inner
+                    .state
+                    .handle_disconnected(endpoint, &sock::spellings(endpoint)),
                 Err(_) => inner.state.handle_zmq_call(),
             }
             result
@@ -283,13 +258,12 @@ impl Handle {
 
     /// `subscribe()`: SUB only; a prefix already held does nothing.
     pub fn subscribe(&self, prefix: &[u8]) -> io::Result<()> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             if !inner.state.check_subscribe(prefix)? {
                 return Ok(());
             }
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
             let value = OptValue::Bytes(Bytes::copy_from_slice(prefix));
-            let result = sock::setsockopt(socket, SockOpt::SUBSCRIBE, &value);
+            let result = sock::setsockopt(main_socket(inner)?, SockOpt::SUBSCRIBE, &value);
             match &result {
                 Ok(()) => inner
                     .state
@@ -302,13 +276,12 @@ impl Handle {
 
     /// `unsubscribe()`: SUB only.
     pub fn unsubscribe(&self, prefix: &[u8]) -> io::Result<()> {
-        self.with(|inner| {
+        self.shared.with(|inner| {
             if !inner.state.check_unsubscribe(prefix)? {
                 return Ok(());
             }
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
             let value = OptValue::Bytes(Bytes::copy_from_slice(prefix));
-            let result = sock::setsockopt(socket, SockOpt::UNSUBSCRIBE, &value);
+            let result = sock::setsockopt(main_socket(inner)?, SockOpt::UNSUBSCRIBE, &value);
             match &result {
                 Ok(()) => inner.state.handle_unsubscribed(prefix),
                 Err(_) => inner.state.handle_zmq_call(),
@@ -328,55 +301,158 @@ impl Handle {
         self.call(|s| s.check_getsockopt(SockOpt::TYPE), |sock| Ok(f(sock)))
     }
 
-    /// `enable_monitor(events)`: events reach `event_received`. Enabling again
-    /// replaces the event mask.
+    /// `enable_monitor(events)`: events reach `event_received` (or a stream's
+    /// `read_event`). Enabling again replaces the running monitor.
     pub fn enable_monitor(&self, events: Option<u16>) -> io::Result<()> {
-        let mask = i32::from(events.unwrap_or(aiozmq_core::event::ALL));
+        let mask = events.unwrap_or(aiozmq_core::event::ALL);
         let context = self.shared.context()?.clone();
         let id = self.shared.id();
-        self.with(|inner| {
-            inner.state.check_getsockopt(SockOpt::EVENTS)?;
-            if inner.monitor.is_some() {
-                stop_monitor(inner)?;
+        self.shared.with(|inner| {
+            let plan = inner.state.enable_monitor()?;
+            if plan.stop_first {
+                let stopped = sock::stop_monitor(main_socket(inner)?);
+                inner.state.handle_monitor_stopped(stopped.is_ok());
+                stopped?;
             }
-            let endpoint = format!("inproc://aiozmq-monitor-{id}-{}", inner.monitor_seq);
-            let socket = inner.socket.as_mut().ok_or_else(closed)?;
-            socket.monitor(&endpoint, mask).map_err(sock::to_io)?;
-            inner.state.handle_zmq_call();
-            // Connect at once, before any event can be emitted (libzmq#1434).
-            let pair = context.socket(zmq::PAIR).map_err(sock::to_io)?;
-            pair.connect(&endpoint).map_err(sock::to_io)?;
-            let fd = sock::fd(&pair)?;
-            // The driver must register this FD and read its EVENTS: wake it.
-            let state = TransportState::new(SocketType::Pair);
-            inner.monitor_seq += 1;
-            inner.monitor = Some(Monitor {
-                socket: pair,
-                state,
-                fd,
-                warned: false,
-            });
-            inner.state.request_wake();
+            let endpoint = format!("inproc://aiozmq-monitor-{id}-{}", plan.id.0);
+            let started = sock::start_monitor(main_socket(inner)?, &context, &endpoint, mask)
+                .and_then(|pair| Ok((sock::fd(&pair)?, pair)));
+            inner.state.handle_monitor_started(plan.id, started.is_ok());
+            let (fd, pair) = started?;
+            inner.pipes.push((plan.id, pair, fd));
             Ok(())
         })
     }
 
     /// `disable_monitor()`: no events are delivered after it returns.
     pub fn disable_monitor(&self) -> io::Result<()> {
-        self.with(|inner| {
-            if inner.monitor.is_none() {
+        self.shared.with(|inner| {
+            if !inner.state.disable_monitor() {
                 return Ok(());
             }
-            stop_monitor(inner)
+            let stopped = sock::stop_monitor(main_socket(inner)?);
+            inner.state.handle_monitor_stopped(stopped.is_ok());
+            stopped
         })
     }
-}
 
-/// Stops libzmq's monitor and asks the driver to close the pipe (it owns the
-/// FD registration); events already queued are dropped.
-fn stop_monitor(inner: &mut Inner) -> io::Result<()> {
-    inner.state.drop_monitor_events();
-    retire_monitor(inner);
-    inner.state.request_wake();
-    Ok(())
+    // ----- the stream side -----
+
+    /// Polls a stream's next message. Cancel-safe: a message leaves the
+    /// queue only in the poll that returns it.
+    pub fn poll_read(&self, cx: &mut Context<'_>) -> Poll<io::Result<Multipart>> {
+        self.shared.with(|inner| match inner.state.stream_read() {
+            Read::Ready(msg) => Poll::Ready(Ok(msg)),
+            Read::Closed(e) => Poll::Ready(Err(e)),
+            Read::Pending => {
+                store(&mut inner.waiters.read, cx);
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Polls a stream's next monitor event.
+    pub fn poll_read_event(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketEvent>> {
+        self.shared
+            .with(|inner| match inner.state.stream_read_event() {
+                Read::Ready(ev) => Poll::Ready(Ok(ev)),
+                Read::Closed(e) => Poll::Ready(Err(e)),
+                Read::Pending => {
+                    store(&mut inner.waiters.events, cx);
+                    Poll::Pending
+                }
+            })
+    }
+
+    /// Polls until writing may go on, or the loss's error.
+    pub fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shared.with(|inner| match inner.state.stream_drain() {
+            Read::Ready(()) => Poll::Ready(Ok(())),
+            Read::Closed(e) => Poll::Ready(Err(e)),
+            Read::Pending => {
+                let drain = &mut inner.waiters.drain;
+                if !drain.iter().any(|w| w.will_wake(cx.waker())) {
+                    drain.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Blocks for a stream's next message, up to `timeout`.
+    pub fn read_blocking(&self, timeout: Option<Duration>) -> io::Result<Multipart> {
+        self.block(timeout, TransportState::stream_read)
+    }
+
+    /// Blocks for a stream's next monitor event, up to `timeout`.
+    pub fn read_event_blocking(&self, timeout: Option<Duration>) -> io::Result<SocketEvent> {
+        self.block(timeout, TransportState::stream_read_event)
+    }
+
+    /// Blocks until writing may go on, or the loss's error.
+    pub fn drain_blocking(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.block(timeout, TransportState::stream_drain)
+    }
+
+    fn block<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut attempt: impl FnMut(&mut TransportState) -> Read<T>,
+    ) -> io::Result<T> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let shared = &*self.shared;
+        let mut inner = shared.lock();
+        loop {
+            let result = match attempt(&mut inner.state) {
+                Read::Ready(v) => Ok(v),
+                Read::Closed(e) => Err(e),
+                Read::Pending => {
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left == Some(Duration::ZERO) {
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "nothing arrived before the timeout",
+                        ))
+                    } else {
+                        inner.waiters.blocked += 1;
+                        inner = match left {
+                            None => shared
+                                .changed
+                                .wait(inner)
+                                .unwrap_or_else(|p| p.into_inner()),
+                            Some(left) => {
+                                shared
+                                    .changed
+                                    .wait_timeout(inner, left)
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .0
+                            }
+                        };
+                        inner.waiters.blocked -= 1;
+                        continue;
+                    }
+                }
+            };
+            let pending = shared.poll_wakes(&mut inner);
+            drop(inner);
+            shared.settle(pending);
+            return result;
+        }
+    }
+
+    /// A stream's `set_read_buffer_limits()`.
+    pub fn set_read_limits(&self, high: Option<usize>, low: Option<usize>) -> io::Result<()> {
+        self.shared
+            .with(|inner| inner.state.set_read_limits(high, low))
+    }
+
+    /// A stream's `(low, high)` read water marks.
+    pub fn read_limits(&self) -> (usize, usize) {
+        self.shared.lock().state.read_limits().unwrap_or((0, 0))
+    }
+
+    /// A stream's `at_closing()`.
+    pub fn at_closing(&self) -> bool {
+        self.shared.lock().state.at_closing()
+    }
 }

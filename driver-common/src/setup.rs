@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use aiozmq_core::{error, OptValue, SockOpt, SocketType, TransportState};
 
-use crate::shared::{Shared, Wake};
+use crate::shared::{Shared, Wakeup};
 use crate::sock;
 
 /// The process-wide default context, as aiozmq shares `zmq.Context.instance()`.
@@ -45,9 +45,14 @@ impl Setup {
         }
     }
 
-    /// Makes the socket and runs the binds and connects. On an error the
-    /// socket is closed (zero linger) and the error returned; nothing else ran.
-    pub fn open(self, waker: Box<dyn Wake>) -> io::Result<Arc<Shared>> {
+    /// Makes the socket, sets the options and runs the binds and connects,
+    /// recording them in `state`. On an error the socket is closed (zero
+    /// linger) and the error returned; nothing else ran.
+    pub fn open(
+        self,
+        mut state: TransportState,
+        wakeup: Box<dyn Wakeup>,
+    ) -> io::Result<Arc<Shared>> {
         let custom = self.sock.is_some() || self.context.is_some();
         let context = self.context.unwrap_or_else(|| default_context().clone());
         let mut socket = match self.sock {
@@ -56,7 +61,6 @@ impl Setup {
                 .socket(sock::zmq_type(self.zmq_type))
                 .map_err(sock::to_io)?,
         };
-        let mut state = TransportState::new(self.zmq_type);
         let result = (|| {
             let actual = sock::socket_type(&mut socket)?;
             if actual != self.zmq_type {
@@ -77,14 +81,14 @@ impl Setup {
             }
             for endpoint in &self.connects {
                 state.check_endpoint(endpoint)?;
-                socket.connect(endpoint).map_err(sock::to_io)?;
+                sock::connect(&socket, endpoint)?;
                 state.handle_connected(endpoint.clone());
             }
             sock::fd(&socket)
         })();
         match result {
             Ok(fd) => Ok(Arc::new(Shared::new(
-                state, socket, fd, context, custom, waker,
+                state, socket, fd, context, custom, wakeup,
             ))),
             Err(e) => {
                 let _ = socket.set_linger(0);

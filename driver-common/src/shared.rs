@@ -1,46 +1,59 @@
 //! What a transport's handles and its driver share: the core state and the
-//! socket behind one lock, the protocol, and the driver's wake-up.
+//! sockets behind one lock, the protocol, the wake-ups, and the one place
+//! that carries out the core's outputs.
 
-use std::any::Any;
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::Instant;
 
 use aiozmq_core::{
-    error, Callback, Deliveries, Io, Multipart, SocketEvent, SocketType, TransportState,
+    error, Deliveries, MonitorId, Output, Park, Sock, SocketType, TransportState, Wake,
 };
 
 use crate::deliver::Deliver;
 use crate::sock;
 
-/// How a handle wakes its parked driver (a tokio `Notify`, a smol event, a pipe).
-pub trait Wake: Send + Sync + 'static {
+/// How a handle wakes its parked driver (a task's signal, a pipe).
+pub trait Wakeup: Send + Sync + 'static {
     /// Wakes the driver; a wake while it is not waiting must not be lost.
     fn wake(&self);
 }
 
-/// Why `run_turn` returned: what the driver must do before its next turn.
+/// Why [`Shared::run_turn`] returned: what the driver does before its next turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Park {
-    /// Wait until a registered FD is readable or the handle wakes the driver.
-    Wait,
-    /// The budget is spent: yield to the executor, then `begin_turn`.
+pub enum Turn {
+    /// Wait as the core said: on these FDs, the wake-up and the deadline.
+    Wait(Park),
+    /// The budget is spent: let others run, then [`Shared::begin_turn`].
     Yield,
-    /// Sockets are about to close: drop every FD registration, then call
-    /// [`Shared::close_pending`] (an FD must be deregistered before libzmq closes it).
-    Close,
-    /// `connection_lost` was delivered: the driver ends (call [`Shared::finish`]).
+    /// Drop any registration of this socket's FD, then [`Shared::close_socket`].
+    Close(Sock, i32),
+    /// The transport is finished; call [`Shared::finish`] and end.
     Done,
 }
 
-/// The socket-monitor pipe: libzmq's monitor PAIR, read-only, with its own state.
-pub(crate) struct Monitor {
-    pub(crate) socket: zmq::Socket,
-    pub(crate) state: TransportState,
-    pub(crate) fd: RawFd,
-    pub(crate) warned: bool,
+/// What woke a parked driver.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Woke {
+    /// The main socket's FD signalled.
+    pub main: bool,
+    /// This monitor pipe's FD signalled.
+    pub monitor: Option<MonitorId>,
+    /// The park's deadline passed.
+    pub timer: bool,
+}
+
+/// Stream waiters: async wakers and threads blocked on the condvar.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    pub(crate) read: Option<Waker>,
+    pub(crate) events: Option<Waker>,
+    pub(crate) drain: Vec<Waker>,
+    /// Threads blocked on [`Shared::changed`]: notifying costs a syscall.
+    pub(crate) blocked: usize,
 }
 
 /// Everything behind the transport's lock.
@@ -48,27 +61,144 @@ pub struct Inner {
     /// The sans-IO state: every decision.
     pub state: TransportState,
     pub(crate) socket: Option<zmq::Socket>,
+    pub(crate) pipes: Vec<(MonitorId, zmq::Socket, RawFd)>,
     pub(crate) scratch: zmq::Message,
-    pub(crate) monitor: Option<Monitor>,
-    pub(crate) monitor_seq: u64,
-    /// Monitor pipes replaced or disabled, closed at the driver's next
-    /// [`Park::Close`] (after it dropped their FD registrations).
-    pub(crate) retired: Vec<zmq::Socket>,
-    pub(crate) close_main: Option<Option<i32>>,
+    pub(crate) waiters: Waiters,
+    warned_malformed: bool,
+    /// Sockets of the user's context close on another thread (its last
+    /// socket may terminate the context, and that blocks).
+    close_elsewhere: bool,
 }
 
-/// One transport's shared half. Drivers hold an `Arc` of it.
+/// What a caller must do once the lock is released.
+#[derive(Debug, Default, Clone, Copy)]
+#[must_use]
+pub(crate) struct Pending {
+    driver: bool,
+    flow: bool,
+}
+
+impl Inner {
+    /// Acts on a wake-up that is done under the lock (stream waiters, the
+    /// deliverer's attention); returns what must wait for the lock's release.
+    fn wake(&mut self, wake: Wake, shared: &Shared, pending: &mut Pending) {
+        let notify = |inner: &mut Inner| {
+            if inner.waiters.blocked > 0 {
+                shared.changed.notify_all();
+            }
+        };
+        match wake {
+            Wake::Driver => pending.driver = true,
+            Wake::FlowOwed => pending.flow = true,
+            Wake::Deliverer => shared.attention.store(true, Ordering::Release),
+            Wake::Reader => {
+                if let Some(w) = self.waiters.read.take() {
+                    w.wake();
+                }
+                notify(self);
+            }
+            Wake::Events => {
+                if let Some(w) = self.waiters.events.take() {
+                    w.wake();
+                }
+                notify(self);
+            }
+            Wake::Drain => {
+                for w in self.waiters.drain.drain(..) {
+                    w.wake();
+                }
+                notify(self);
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes one socket as the core said; the driver already dropped its
+    /// FD registration.
+    fn close(&mut self, sock: Sock, linger: i32) {
+        let socket = match sock {
+            Sock::Main => self.socket.take(),
+            Sock::Monitor(id) => self
+                .pipes
+                .iter()
+                .position(|p| p.0 == id)
+                .map(|at| self.pipes.remove(at).1),
+        };
+        if let Some(socket) = socket {
+            let _ = socket.set_linger(linger);
+            drop_socket(socket, self.close_elsewhere);
+        }
+        self.state.handle_closed(sock);
+    }
+
+    /// Closes whatever is still open, in the core's order, with nobody to
+    /// deliver to: the driver is gone or never started.
+    fn close_all(&mut self, shared: Option<&Shared>) {
+        if self.socket.is_none() && self.pipes.is_empty() {
+            return;
+        }
+        self.state.handle_driver_gone();
+        for _ in 0..64 {
+            match self.state.poll_output() {
+                Output::StopMonitor => {
+                    let ok = match self.socket.as_mut() {
+                        Some(s) => sock::stop_monitor(s).is_ok(),
+                        None => true,
+                    };
+                    self.state.handle_monitor_stopped(ok);
+                }
+                Output::Close { sock, linger } => self.close(sock, linger),
+                Output::Wake(w) => {
+                    if let Some(shared) = shared {
+                        let mut ignored = Pending::default();
+                        self.wake(w, shared, &mut ignored);
+                    }
+                }
+                Output::Done => return,
+                other => {
+                    tracing::error!("unexpected {other:?} while closing a transport's sockets");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last safety net: whatever path dropped the transport, its
+        // sockets close in an order that cannot hang libzmq.
+        self.close_all(None);
+    }
+}
+
+/// Closing a socket of the user's context may be the last reference to it,
+/// and `zmq_ctx_term` blocks: never on an async worker.
+fn drop_socket(socket: zmq::Socket, elsewhere: bool) {
+    if !elsewhere {
+        return drop(socket);
+    }
+    let spawned = std::thread::Builder::new()
+        .name("aiozmq-close".into())
+        .spawn(move || drop(socket));
+    if let Err(e) = spawned {
+        tracing::warn!("cannot spawn a closer thread ({e}); closing in place");
+    }
+}
+
+/// One transport's shared half. Handles and the driver hold an `Arc` of it.
 pub struct Shared {
     inner: Mutex<Inner>,
-    waker: Box<dyn Wake>,
+    /// Blocked stream readers, event readers and drainers wait here.
+    pub(crate) changed: Condvar,
+    wakeup: Box<dyn Wakeup>,
+    /// The deliverer must review its batch before its next callback.
+    pub(crate) attention: AtomicBool,
     protocol: Mutex<Option<Arc<dyn Deliver>>>,
     pub(crate) handles: AtomicUsize,
-    interrupt: AtomicBool,
-    flow_owed: AtomicBool,
     id: usize,
     socket_type: SocketType,
     fd: RawFd,
-    /// Taken only in `Drop`.
     context: Option<zmq::Context>,
     close_elsewhere: bool,
 }
@@ -82,24 +212,24 @@ impl Shared {
         fd: RawFd,
         context: zmq::Context,
         close_elsewhere: bool,
-        waker: Box<dyn Wake>,
+        wakeup: Box<dyn Wakeup>,
     ) -> Shared {
         Shared {
             socket_type: state.socket_type(),
             inner: Mutex::new(Inner {
                 state,
                 socket: Some(socket),
+                pipes: Vec::new(),
                 scratch: zmq::Message::new(),
-                monitor: None,
-                monitor_seq: 0,
-                retired: Vec::new(),
-                close_main: None,
+                waiters: Waiters::default(),
+                warned_malformed: false,
+                close_elsewhere,
             }),
-            waker,
+            changed: Condvar::new(),
+            wakeup,
+            attention: AtomicBool::new(false),
             protocol: Mutex::new(None),
             handles: AtomicUsize::new(0),
-            interrupt: AtomicBool::new(false),
-            flow_owed: AtomicBool::new(false),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             fd,
             context: Some(context),
@@ -107,7 +237,7 @@ impl Shared {
         }
     }
 
-    /// A process-unique id, for inproc monitor names and callback tracking.
+    /// A process-unique id, for inproc monitor names and logs.
     pub fn id(&self) -> usize {
         self.id
     }
@@ -117,281 +247,265 @@ impl Shared {
         self.socket_type
     }
 
-    /// The main socket's signalling FD (valid until [`Park::Close`]).
+    /// The main socket's signalling FD (valid until the core closes it).
     pub fn fd(&self) -> RawFd {
         self.fd
     }
 
-    /// Locks the state and socket. Poison is ignored: the state is never left
-    /// half-updated by a panic, as no user code runs under this lock.
+    /// A monitor pipe's signalling FD, while the pipe is open.
+    pub fn pipe_fd(&self, id: MonitorId) -> Option<RawFd> {
+        self.lock().pipes.iter().find(|p| p.0 == id).map(|p| p.2)
+    }
+
+    /// Locks the state and sockets. Poison is ignored: no user code runs
+    /// under this lock, so the state is never left half-updated.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Installs the protocol once `connection_made` has run.
-    pub fn set_protocol(&self, protocol: Arc<dyn Deliver>) {
-        *self.protocol.lock().unwrap_or_else(|p| p.into_inner()) = Some(protocol);
-    }
-
-    /// The protocol, while the transport lives.
-    pub fn protocol(&self) -> Option<Arc<dyn Deliver>> {
-        self.protocol
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Wakes the driver.
-    pub fn wake(&self) {
-        self.waker.wake()
-    }
-
-    /// The FDs to wait on now: the main socket's (while open) and the
-    /// monitor's, with a sequence number that changes when the monitor does.
-    pub fn fds(&self) -> (Option<RawFd>, Option<RawFd>, u64) {
-        let inner = self.lock();
-        (
-            inner.socket.as_ref().map(|_| self.fd),
-            inner.monitor.as_ref().map(|m| m.fd),
-            inner.monitor_seq,
-        )
-    }
-
-    /// The driver starts a turn after waking: `main`/`monitor` say which FDs signalled.
-    pub fn begin_turn(&self, main: bool, monitor: bool) {
-        let mut inner = self.lock();
-        if main {
-            inner.state.handle_fd_readable();
-        }
-        inner.state.begin_turn();
-        if let Some(m) = inner.monitor.as_mut() {
-            if monitor {
-                m.state.handle_fd_readable();
-            }
-            m.state.begin_turn();
-        }
-    }
-
-    /// One turn of the driver: sends, receives, EVENTS reads and callback
-    /// deliveries, as the core asks, until it says to park, yield, close or end.
-    pub fn run_turn(&self, protocol: &dyn Deliver, batch: &mut Deliveries) -> Park {
-        loop {
-            let mut guard = self.lock();
-            let inner = &mut *guard;
-            let monitor = pump_monitor(inner);
-            if monitor == Pump::Close {
-                retire_monitor(inner);
-            }
-            if !inner.retired.is_empty() {
-                return Park::Close;
-            }
-            match drive_main(inner) {
-                Io::Deliver => {
-                    inner.state.take_deliveries(batch);
-                    self.interrupt.store(false, Ordering::Relaxed);
-                    self.flow_owed.store(false, Ordering::Relaxed);
-                    drop(guard);
-                    protocol.deliver(self, batch);
-                }
-                Io::Close { linger } => {
-                    inner.close_main = Some(linger);
-                    retire_monitor(inner);
-                    return Park::Close;
-                }
-                Io::Wait if monitor == Pump::Busy => return Park::Yield,
-                Io::Wait => return Park::Wait,
-                Io::Done => return Park::Done,
-                _ => return Park::Yield,
-            }
-        }
-    }
-
-    /// Closes what [`Park::Close`] announced; the driver has dropped its FD registrations.
-    pub fn close_pending(&self) {
-        let mut inner = self.lock();
-        let mut doomed = Vec::new();
-        if let Some(linger) = inner.close_main.take() {
-            if let Some(socket) = inner.socket.take() {
-                if let Some(ms) = linger {
-                    let _ = socket.set_linger(ms);
-                }
-                doomed.push(socket);
-            }
-        }
-        // Monitor pipes close after the main socket: libzmq sends its last
-        // events with a blocking send, which would hang without a reader.
-        doomed.append(&mut inner.retired);
-        drop(inner);
-        self.drop_sockets(doomed);
-    }
-
-    /// Closing a socket of the user's context may be the last reference to it,
-    /// and `zmq_ctx_term` blocks: never on an async worker, so such sockets
-    /// are dropped on a short-lived thread.
-    fn drop_sockets(&self, sockets: Vec<zmq::Socket>) {
-        if sockets.is_empty() {
-            return;
-        }
-        if self.close_elsewhere {
-            let spawned = std::thread::Builder::new()
-                .name("aiozmq-close".into())
-                .spawn(move || drop(sockets));
-            if let Err(e) = spawned {
-                tracing::warn!("cannot spawn a closer thread ({e}); closing in place");
-            }
-        } else {
-            drop(sockets);
-        }
-    }
-
-    /// The context the transport's socket lives in.
     pub(crate) fn context(&self) -> io::Result<&zmq::Context> {
         self.context
             .as_ref()
             .ok_or_else(|| error::not_connected("the transport is gone"))
     }
 
-    /// The driver ends: forget the protocol (breaking the cycle through the
-    /// protocol's own transport handle).
-    pub fn finish(&self) {
+    /// Installs the protocol (before `connection_made`).
+    pub fn set_protocol(&self, protocol: Arc<dyn Deliver>) {
+        *self.protocol.lock().unwrap_or_else(|p| p.into_inner()) = Some(protocol);
+    }
+
+    /// The protocol, while the driver runs.
+    pub(crate) fn protocol(&self) -> Option<Arc<dyn Deliver>> {
         self.protocol
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take();
+            .clone()
     }
 
-    pub(crate) fn delivery_interrupted(&self) -> bool {
-        self.interrupt.load(Ordering::Acquire)
+    /// Drains the wake-ups a caller's input made owed, acting on those that
+    /// are done under the lock.
+    pub(crate) fn poll_wakes(&self, inner: &mut Inner) -> Pending {
+        let mut pending = Pending::default();
+        while let Some(w) = inner.state.poll_wake() {
+            inner.wake(w, self, &mut pending);
+        }
+        pending
     }
 
-    pub(crate) fn interrupt_delivery(&self) {
-        self.interrupt.store(true, Ordering::Release);
+    /// Acts on the rest once the lock is released: wakes the driver, or
+    /// delivers the flow callbacks the caller's write made owed (so
+    /// `pause_writing` reaches the protocol before `write()` returns).
+    pub(crate) fn settle(&self, mut pending: Pending) {
+        while pending.flow {
+            let delivered = self.protocol().is_some_and(|p| p.try_deliver_flow(self));
+            let mut inner = self.lock();
+            if !delivered {
+                inner.state.handle_flow_refused();
+            }
+            let more = self.poll_wakes(&mut inner);
+            drop(inner);
+            pending.driver |= more.driver;
+            pending.flow = more.flow;
+        }
+        if pending.driver {
+            self.wakeup.wake();
+        }
     }
 
-    pub(crate) fn note_flow_owed(&self) {
-        self.flow_owed.store(true, Ordering::Release);
+    /// The driver starts a turn after waking (or at its start).
+    pub fn begin_turn(&self, woke: Woke) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if woke.main {
+            inner.state.handle_fd_readable(Sock::Main);
+        }
+        if let Some(id) = woke.monitor {
+            inner.state.handle_fd_readable(Sock::Monitor(id));
+        }
+        if woke.timer {
+            inner.state.handle_timeout(now);
+        }
+        inner.state.begin_turn(now);
     }
 
-    /// Moves flow callbacks owed by a `write()` inside the running callback to
-    /// the front of the batch.
-    pub(crate) fn take_owed_flow(&self, batch: &mut VecDeque<Callback>) {
-        // A plain load first: this runs after every callback, the swap rarely.
-        if self.flow_owed.load(Ordering::Acquire) && self.flow_owed.swap(false, Ordering::AcqRel) {
-            let mut owed = VecDeque::new();
-            self.lock().state.take_flow_callbacks(&mut owed);
-            while let Some(cb) = owed.pop_back() {
-                batch.push_front(cb);
+    /// The driver registered this socket's FD.
+    pub fn registered(&self, sock: Sock) {
+        self.lock().state.handle_registered(sock);
+    }
+
+    /// One turn of the driver: carries out the core's outputs — sends,
+    /// receives, EVENTS readings, wake-ups, deliveries — until it says to
+    /// park, yield, close a socket or end.
+    pub fn run_turn(&self, protocol: Option<&dyn Deliver>, batch: &mut Deliveries) -> Turn {
+        let mut guard = self.lock();
+        loop {
+            let inner = &mut *guard;
+            let Inner {
+                state,
+                socket,
+                pipes,
+                scratch,
+                ..
+            } = inner;
+            match state.poll_output() {
+                Output::Send(msg) => {
+                    let result = match socket.as_ref() {
+                        Some(s) => sock::send(s, msg),
+                        None => aiozmq_core::SendResult::Refused(error::ETERM),
+                    };
+                    state.handle_send(result);
+                }
+                Output::Recv(s) => {
+                    let socket = match s {
+                        Sock::Main => socket.as_ref(),
+                        Sock::Monitor(id) => pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
+                    };
+                    let result = match socket {
+                        Some(socket) => sock::recv(socket, scratch),
+                        None => Err(error::ETERM),
+                    };
+                    state.handle_recv(s, result);
+                    self.warn_malformed(inner);
+                }
+                Output::ReadEvents(s) => {
+                    let socket = match s {
+                        Sock::Main => socket.as_ref(),
+                        Sock::Monitor(id) => pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
+                    };
+                    let result = match socket {
+                        Some(socket) => sock::events(socket),
+                        None => Err(error::ETERM),
+                    };
+                    state.handle_events(s, result);
+                }
+                Output::Wake(w) => {
+                    let mut ignored = Pending::default();
+                    inner.wake(w, self, &mut ignored);
+                }
+                Output::Deliver => {
+                    state.take_deliveries(batch);
+                    drop(guard);
+                    match protocol {
+                        Some(p) => p.deliver(self, batch),
+                        None => {
+                            let mut inner = self.lock();
+                            while inner.state.finish_delivery(batch) {}
+                        }
+                    }
+                    guard = self.lock();
+                }
+                Output::StopMonitor => {
+                    let ok = match socket.as_mut() {
+                        Some(s) => match sock::stop_monitor(s) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                tracing::warn!(transport = self.id, "stopping the monitor: {e}");
+                                false
+                            }
+                        },
+                        None => true,
+                    };
+                    state.handle_monitor_stopped(ok);
+                }
+                Output::Close { sock, linger } => return Turn::Close(sock, linger),
+                Output::Yield => return Turn::Yield,
+                Output::Wait(park) => return Turn::Wait(park),
+                Output::Done => return Turn::Done,
+                other => {
+                    tracing::error!(transport = self.id, "unknown output {other:?}");
+                    return Turn::Yield;
+                }
             }
         }
     }
 
-    pub(crate) fn return_undelivered(&self, msgs: impl DoubleEndedIterator<Item = Multipart>) {
-        self.lock().state.return_undelivered(msgs);
+    fn warn_malformed(&self, inner: &mut Inner) {
+        if !inner.warned_malformed && inner.state.malformed_events() > 0 {
+            inner.warned_malformed = true;
+            tracing::error!(
+                transport = self.id,
+                "socket monitor: a malformed event was skipped (and will be again)"
+            );
+        }
     }
 
-    pub(crate) fn callback_panicked(&self, panic: Box<dyn Any + Send>) {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
+    /// Closes a socket the core asked to close, after the driver dropped its
+    /// FD registration.
+    pub fn close_socket(&self, sock: Sock, linger: i32) {
+        self.lock().close(sock, linger);
+    }
+
+    /// The driver is gone before the transport finished (its runtime was
+    /// dropped, its task cancelled): close every socket now in a safe order,
+    /// wake stream waiters, and break the protocol↔transport cycle.
+    pub fn teardown(&self) {
+        self.lock().close_all(Some(self));
+        self.finish();
+    }
+
+    /// The driver ends: forget the protocol, breaking the cycle through the
+    /// protocol's own transport handle.
+    pub fn finish(&self) {
+        let protocol = self
+            .protocol
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(protocol);
+    }
+
+    /// Wakes the driver.
+    pub fn wake_driver(&self) {
+        self.wakeup.wake();
+    }
+
+    pub(crate) fn batch_review(&self, batch: &mut Deliveries) {
+        self.lock().state.review_deliveries(batch);
+    }
+
+    /// Ends a delivery; `true` when more flow callbacks came into `batch`.
+    pub(crate) fn batch_finish(&self, batch: &mut Deliveries) -> bool {
+        self.lock().state.finish_delivery(batch)
+    }
+
+    /// After a callback panicked: the transport fails, the batch is dropped.
+    pub(crate) fn callback_panicked(&self, what: String, batch: &mut Deliveries) {
         tracing::error!(transport = self.id, "protocol callback panicked: {what}");
         let mut inner = self.lock();
         inner.state.fail(io::Error::other(format!(
             "a protocol callback panicked: {what}"
         )));
-    }
-}
-
-/// Stops libzmq's monitor and moves the pipe, if any, to the sockets the
-/// driver will close. libzmq sends monitor events with a blocking send, in
-/// its I/O thread: closing the pipe while it still monitors would hang the
-/// whole context, so the monitor always stops first.
-pub(crate) fn retire_monitor(inner: &mut Inner) {
-    if let Some(m) = inner.monitor.take() {
-        if let Some(socket) = inner.socket.as_mut() {
-            if let Err(e) = sock::stop_monitor(socket) {
-                tracing::warn!("stopping the socket monitor failed: {e}");
-            }
-            inner.state.handle_zmq_call();
+        batch.clear();
+        while inner.state.finish_delivery(batch) {
+            batch.clear();
         }
-        let _ = m.socket.set_linger(0);
-        inner.retired.push(m.socket);
-        inner.monitor_seq += 1;
-    }
-}
-
-/// What the monitor pipe did this step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pump {
-    Idle,
-    Busy,
-    Close,
-}
-
-/// Receives every monitor event that is ready and queues it on the main state.
-fn pump_monitor(inner: &mut Inner) -> Pump {
-    let Some(mon) = inner.monitor.as_mut() else {
-        return Pump::Idle;
-    };
-    loop {
-        match mon.state.poll_io() {
-            Io::Recv => {
-                let r = sock::recv(&mon.socket, &mut inner.scratch);
-                mon.state.handle_recv(r);
-            }
-            Io::ReadEvents => match sock::events(&mon.socket) {
-                Ok((pollin, pollout)) => mon.state.handle_events(pollin, pollout),
-                Err(errno) => mon.state.fail(error::from_errno(errno)),
-            },
-            Io::Deliver => {
-                let mut frames = VecDeque::new();
-                mon.state.take_callbacks(&mut frames);
-                for cb in frames {
-                    if let Callback::MsgReceived(msg) = cb {
-                        match SocketEvent::decode(&msg) {
-                            Ok(ev) => inner.state.handle_monitor_event(ev),
-                            Err(e) if !mon.warned => {
-                                mon.warned = true;
-                                tracing::error!("socket monitor: {e}; skipping such events");
-                            }
-                            Err(_) => {}
-                        }
-                    }
-                }
-            }
-            Io::Yield => return Pump::Busy,
-            Io::Close { .. } => return Pump::Close,
-            Io::Send | Io::Wait | Io::Done => return Pump::Idle,
+        let pending = self.poll_wakes(&mut inner);
+        drop(inner);
+        if pending.driver {
+            self.wakeup.wake();
         }
     }
+
+    /// Runs `f` under the lock, then drains the outputs the core owes the caller.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut inner = self.lock();
+        let out = f(&mut inner);
+        let pending = self.poll_wakes(&mut inner);
+        drop(inner);
+        self.settle(pending);
+        out
+    }
 }
 
-/// Performs the main socket's sends, receives and EVENTS reads until the core
-/// answers something that is not I/O.
-fn drive_main(inner: &mut Inner) -> Io {
-    loop {
-        let io = inner.state.poll_io();
-        let Some(socket) = inner.socket.as_ref() else {
-            return io;
-        };
-        match io {
-            Io::Send => {
-                let result = match inner.state.front() {
-                    Some(msg) => sock::send(socket, msg),
-                    None => continue,
-                };
-                inner.state.handle_send(result);
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A user's context may terminate here: not on an async worker.
+        if let Some(context) = self.context.take() {
+            if self.close_elsewhere {
+                let _ = std::thread::Builder::new()
+                    .name("aiozmq-close".into())
+                    .spawn(move || drop(context));
             }
-            Io::Recv => {
-                let result = sock::recv(socket, &mut inner.scratch);
-                inner.state.handle_recv(result);
-            }
-            Io::ReadEvents => match sock::events(socket) {
-                Ok((pollin, pollout)) => inner.state.handle_events(pollin, pollout),
-                Err(errno) => inner.state.fail(error::from_errno(errno)),
-            },
-            other => return other,
         }
     }
 }

@@ -1,11 +1,13 @@
-//! Plain libzmq calls on one `zmq::Socket`, translated to the core's vocabulary.
-//! Every call is non-blocking; none decides anything.
+//! Plain libzmq calls on one `zmq::Socket`, in the core's vocabulary. Every
+//! call is non-blocking, retries `EINTR` itself (no caller ever sees it), and
+//! decides nothing.
 
 use std::ffi::{c_int, c_void};
 use std::io;
 use std::mem::size_of;
+use std::net::ToSocketAddrs;
 
-use aiozmq_core::error::{self, from_errno};
+use aiozmq_core::error::{self, from_errno, EPROTO};
 use aiozmq_core::option::MAX_OPTION_BYTES;
 use aiozmq_core::{Bytes, Multipart, OptKind, OptValue, SendResult, SockOpt};
 
@@ -14,16 +16,22 @@ use aiozmq_core::{Bytes, Multipart, OptKind, OptValue, SendResult, SockOpt};
 /// whole, without copying.
 const COPY_BELOW: usize = 512;
 
-/// `EPROTO`: reported when libzmq fails between the frames of one message,
-/// which its atomic delivery should make impossible; the core treats it as fatal.
-const EPROTO: i32 = 71;
+/// Runs a libzmq call again while a signal interrupts it.
+fn retry<T>(mut call: impl FnMut() -> Result<T, zmq::Error>) -> Result<T, zmq::Error> {
+    loop {
+        match call() {
+            Err(zmq::Error::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
 
 /// Sends every frame of `msg` with `DONTWAIT`.
 pub fn send(socket: &zmq::Socket, msg: &Multipart) -> SendResult {
     let last = msg.len().saturating_sub(1);
     for (i, frame) in msg.iter().enumerate() {
         let flags = zmq::DONTWAIT | if i < last { zmq::SNDMORE } else { 0 };
-        if let Err(e) = socket.send(&frame[..], flags) {
+        if let Err(e) = retry(|| socket.send(&frame[..], flags)) {
             return if i == 0 {
                 SendResult::Refused(e.to_raw())
             } else {
@@ -55,7 +63,9 @@ fn take_frame(scratch: &mut zmq::Message) -> Bytes {
 pub fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message) -> Result<Multipart, i32> {
     let mut msg = Multipart::new();
     loop {
-        if let Err(e) = socket.recv(scratch, zmq::DONTWAIT) {
+        if let Err(e) = retry(|| socket.recv(scratch, zmq::DONTWAIT)) {
+            // libzmq delivers a message whole: failing between its frames
+            // means the socket cannot be trusted.
             return Err(if msg.is_empty() { e.to_raw() } else { EPROTO });
         }
         let more = scratch.get_more();
@@ -68,8 +78,7 @@ pub fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message) -> Result<Multipar
 
 /// Reads `ZMQ_EVENTS`: `(POLLIN, POLLOUT)`.
 pub fn events(socket: &zmq::Socket) -> Result<(bool, bool), i32> {
-    socket
-        .get_events()
+    retry(|| socket.get_events())
         .map(|ev| (ev.contains(zmq::POLLIN), ev.contains(zmq::POLLOUT)))
         .map_err(zmq::Error::to_raw)
 }
@@ -79,23 +88,35 @@ pub fn to_io(e: zmq::Error) -> io::Error {
     from_errno(e.to_raw())
 }
 
-fn last_errno() -> io::Error {
+fn last_errno() -> i32 {
     // SAFETY: zmq_errno only reads libzmq's thread-local errno.
-    from_errno(unsafe { zmq_sys::zmq_errno() })
+    unsafe { zmq_sys::zmq_errno() }
+}
+
+/// Runs a raw libzmq call returning -1 on error, retrying `EINTR`.
+fn retry_raw(mut call: impl FnMut() -> c_int) -> io::Result<()> {
+    loop {
+        if call() != -1 {
+            return Ok(());
+        }
+        match last_errno() {
+            errno if errno == error::EINTR => continue,
+            errno => return Err(from_errno(errno)),
+        }
+    }
 }
 
 /// `zmq_getsockopt` for any option, read in the option's type (`Int` when unknown).
 pub fn getsockopt(socket: &mut zmq::Socket, opt: SockOpt) -> io::Result<OptValue> {
     let raw = socket.as_mut_ptr();
     let get = |buf: *mut c_void, len: &mut usize| -> io::Result<()> {
-        // SAFETY: `raw` is a live socket owned by the caller's `&mut`, `buf`
-        // points to `*len` writable bytes, and libzmq writes at most `*len`.
-        let rc = unsafe { zmq_sys::zmq_getsockopt(raw, opt.0, buf, len) };
-        if rc == -1 {
-            Err(last_errno())
-        } else {
-            Ok(())
-        }
+        let start = *len;
+        retry_raw(|| {
+            *len = start;
+            // SAFETY: `raw` is a live socket owned by the caller's `&mut`, `buf`
+            // points to `*len` writable bytes, and libzmq writes at most `*len`.
+            unsafe { zmq_sys::zmq_getsockopt(raw, opt.0, buf, len) }
+        })
     };
     Ok(match opt.kind().unwrap_or(OptKind::Int) {
         OptKind::Int => {
@@ -137,14 +158,11 @@ pub fn getsockopt(socket: &mut zmq::Socket, opt: SockOpt) -> io::Result<OptValue
 pub fn setsockopt(socket: &mut zmq::Socket, opt: SockOpt, value: &OptValue) -> io::Result<()> {
     let raw = socket.as_mut_ptr();
     let set = |ptr: *const c_void, len: usize| -> io::Result<()> {
-        // SAFETY: `raw` is a live socket owned by the caller's `&mut`; `ptr`
-        // points to `len` readable bytes that outlive the call.
-        let rc = unsafe { zmq_sys::zmq_setsockopt(raw, opt.0, ptr, len) };
-        if rc == -1 {
-            Err(last_errno())
-        } else {
-            Ok(())
-        }
+        retry_raw(|| {
+            // SAFETY: `raw` is a live socket owned by the caller's `&mut`; `ptr`
+            // points to `len` readable bytes that outlive the call.
+            unsafe { zmq_sys::zmq_setsockopt(raw, opt.0, ptr, len) }
+        })
     };
     match value {
         OptValue::Int(v) => set(v as *const i32 as *const c_void, size_of::<i32>()),
@@ -157,22 +175,75 @@ pub fn setsockopt(socket: &mut zmq::Socket, opt: SockOpt, value: &OptValue) -> i
 
 /// Stops the socket monitor (`zmq_socket_monitor(s, NULL, 0)`).
 pub fn stop_monitor(socket: &mut zmq::Socket) -> io::Result<()> {
-    // SAFETY: a null endpoint is libzmq's documented way to stop monitoring;
-    // the socket is live and exclusively borrowed.
-    let rc = unsafe { zmq_sys::zmq_socket_monitor(socket.as_mut_ptr(), std::ptr::null(), 0) };
-    if rc == -1 {
-        Err(last_errno())
-    } else {
-        Ok(())
-    }
+    let raw = socket.as_mut_ptr();
+    retry_raw(|| {
+        // SAFETY: a null endpoint is libzmq's documented way to stop
+        // monitoring; the socket is live and exclusively borrowed.
+        unsafe { zmq_sys::zmq_socket_monitor(raw, std::ptr::null(), 0) }
+    })
+}
+
+/// Starts libzmq's monitor on `endpoint` and connects a PAIR to it at once
+/// (before any event can be emitted, libzmq#1434). The PAIR's receive queue
+/// is unbounded: libzmq writes events with a blocking send from its I/O
+/// thread, which must never wait for us. If the PAIR cannot be made, the
+/// monitor is stopped again: a monitor without a reader would block libzmq.
+pub fn start_monitor(
+    socket: &mut zmq::Socket,
+    context: &zmq::Context,
+    endpoint: &str,
+    mask: u16,
+) -> io::Result<zmq::Socket> {
+    retry(|| socket.monitor(endpoint, i32::from(mask))).map_err(to_io)?;
+    let pair = (|| {
+        let pair = context.socket(zmq::PAIR)?;
+        pair.set_rcvhwm(0)?;
+        pair.set_linger(0)?;
+        retry(|| pair.connect(endpoint))?;
+        Ok(pair)
+    })();
+    pair.map_err(|e: zmq::Error| {
+        if let Err(stop) = stop_monitor(socket) {
+            tracing::error!("stopping a monitor without a reader failed: {stop}");
+        }
+        to_io(e)
+    })
 }
 
 /// Binds and returns the real endpoint (`ZMQ_LAST_ENDPOINT`: the wildcard port resolved).
 pub fn bind(socket: &mut zmq::Socket, endpoint: &str) -> io::Result<String> {
-    socket.bind(endpoint).map_err(to_io)?;
+    retry(|| socket.bind(endpoint)).map_err(to_io)?;
     match getsockopt(socket, SockOpt::LAST_ENDPOINT)? {
         OptValue::Str(real) if !real.is_empty() => Ok(real),
         _ => Ok(endpoint.to_owned()),
+    }
+}
+
+/// Unbinds.
+pub fn unbind(socket: &zmq::Socket, endpoint: &str) -> io::Result<()> {
+    retry(|| socket.unbind(endpoint)).map_err(to_io)
+}
+
+/// Connects.
+pub fn connect(socket: &zmq::Socket, endpoint: &str) -> io::Result<()> {
+    retry(|| socket.connect(endpoint)).map_err(to_io)
+}
+
+/// Disconnects.
+pub fn disconnect(socket: &zmq::Socket, endpoint: &str) -> io::Result<()> {
+    retry(|| socket.disconnect(endpoint)).map_err(to_io)
+}
+
+/// The other spellings libzmq may match a tcp endpoint by in `unbind` and
+/// `disconnect`: its host resolved to each of its addresses, as libzmq
+/// formats them (`tcp://127.0.0.1:5555`, `tcp://[::1]:5555`).
+pub fn spellings(endpoint: &str) -> Vec<String> {
+    let Some(addr) = endpoint.strip_prefix("tcp://") else {
+        return Vec::new();
+    };
+    match addr.to_socket_addrs() {
+        Ok(addrs) => addrs.map(|a| format!("tcp://{a}")).collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -186,7 +257,7 @@ pub fn socket_type(socket: &mut zmq::Socket) -> io::Result<aiozmq_core::SocketTy
 
 /// The socket's signalling FD, read once: `AsRawFd` on a closed socket panics.
 pub fn fd(socket: &zmq::Socket) -> io::Result<std::os::fd::RawFd> {
-    socket.get_fd().map_err(to_io)
+    retry(|| socket.get_fd()).map_err(to_io)
 }
 
 /// The `zmq::SocketType` for the core's type.
@@ -205,5 +276,22 @@ pub fn zmq_type(t: aiozmq_core::SocketType) -> zmq::SocketType {
         S::XPub => zmq::XPUB,
         S::XSub => zmq::XSUB,
         S::Stream => zmq::STREAM,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_hosts_resolve_to_libzmqs_spelling() {
+        let s = spellings("tcp://localhost:5555");
+        assert!(
+            s.iter()
+                .any(|e| e == "tcp://127.0.0.1:5555" || e == "tcp://[::1]:5555"),
+            "{s:?}"
+        );
+        assert!(spellings("inproc://x").is_empty());
+        assert!(spellings("tcp://no such host:1").is_empty());
     }
 }

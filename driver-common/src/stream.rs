@@ -1,301 +1,172 @@
-//! The stream API's shared half: a protocol that feeds the core's
-//! `StreamState`, and the waiting for it — wakers for the async drivers, a
-//! condvar for the blocking one.
+//! aiozmq's `ZmqStream` for every driver: whole multipart messages in and
+//! out, read water marks, monitor events. The core holds the queue; this
+//! type only waits on it — `async` for [`Async`] runtimes, blocking (with
+//! timeouts) for [`Blocking`] ones.
 
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use aiozmq_core::{
-    Multipart, Read, ReadFlow, SocketEvent, StreamState, WaterMarks, ZmqProtocol, ZmqTransport,
-};
+use aiozmq_core::{Multipart, SocketEvent, ZmqTransport};
 
-/// Opens a stream's transport: checks both pairs of limits first, then
-/// calls `open` (the driver's `create_zmq_connection` with this protocol)
-/// and applies the write limits.
-pub fn open_stream<T: ZmqTransport>(
-    read_limits: (Option<usize>, Option<usize>),
-    write_limits: (Option<usize>, Option<usize>),
-    events_backlog: usize,
-    open: impl FnOnce(StreamProtocol<T>) -> io::Result<T>,
-) -> io::Result<(T, Arc<StreamShared>)> {
-    let limits = WaterMarks::new(read_limits.0, read_limits.1)?;
-    WaterMarks::new(write_limits.0, write_limits.1)?;
-    let shared = StreamShared::new(StreamState::new(limits, events_backlog));
-    let transport = open(StreamProtocol::new(shared.clone()))?;
-    transport.set_write_buffer_limits(write_limits.0, write_limits.1)?;
-    Ok((transport, shared))
+use crate::asynch::AsyncRuntime;
+use crate::runtime::{Async, Blocking, Runtime};
+use crate::transport::Transport;
+
+/// aiozmq's `ZmqStream`: read and write whole multipart messages.
+///
+/// To write from another task or thread while one reads, clone
+/// [`transport()`](Self::transport): it writes too. After close or loss,
+/// `read()` returns the messages already queued, then `ConnectionAborted`.
+pub struct ZmqStream<R> {
+    transport: Transport<R>,
 }
 
-struct Inner {
-    state: StreamState,
-    read_waker: Option<Waker>,
-    event_waker: Option<Waker>,
-    drain_wakers: Vec<Waker>,
-    /// Threads blocked on the condvar: notifying costs a syscall, so only when > 0.
-    blocked: usize,
-}
-
-/// The state one stream's reader, writer and protocol share.
-pub struct StreamShared {
-    inner: Mutex<Inner>,
-    changed: Condvar,
-}
-
-fn wake(slot: &mut Option<Waker>) {
-    if let Some(w) = slot.take() {
-        w.wake();
-    }
-}
-
-fn store(slot: &mut Option<Waker>, cx: &Context<'_>) {
-    match slot {
-        Some(w) if w.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
-    }
-}
-
-/// Pauses or resumes the transport's reading. Errors mean it already was
-/// (another thread applied first, which `reconcile` then repairs) or that it
-/// is closing, when it no longer matters.
-fn set_reading<T: ZmqTransport>(transport: &T, flow: ReadFlow) {
-    let _ = match flow {
-        ReadFlow::Keep => Ok(()),
-        ReadFlow::Pause => transport.pause_reading(),
-        ReadFlow::Resume => transport.resume_reading(),
-    };
-}
-
-impl StreamShared {
-    /// Applies a read-flow decision, then re-checks it against the state
-    /// until the transport is where the state wants it (see
-    /// `StreamState::reconcile`): decisions from the driver and the reader
-    /// can reach the transport out of order.
-    fn apply<T: ZmqTransport>(&self, transport: &T, mut flow: ReadFlow) {
-        while flow != ReadFlow::Keep {
-            set_reading(transport, flow);
-            flow = self.lock().state.reconcile(flow);
-        }
+impl<R: Runtime> ZmqStream<R> {
+    pub(crate) fn new(transport: Transport<R>) -> Self {
+        ZmqStream { transport }
     }
 
-    /// A stream state to share.
-    pub fn new(state: StreamState) -> Arc<StreamShared> {
-        Arc::new(StreamShared {
-            inner: Mutex::new(Inner {
-                state,
-                read_waker: None,
-                event_waker: None,
-                drain_wakers: Vec::new(),
-                blocked: 0,
-            }),
-            changed: Condvar::new(),
-        })
+    /// The transport underneath.
+    pub fn transport(&self) -> &Transport<R> {
+        &self.transport
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// Writes a message (never blocks; see `drain`).
+    pub fn write(&self, msg: impl Into<Multipart>) -> io::Result<()> {
+        self.transport.write(msg)
     }
 
-    /// Runs `f` on the state and wakes every waiter.
-    fn update<R>(&self, f: impl FnOnce(&mut StreamState) -> R) -> R {
-        let mut inner = self.lock();
-        let out = f(&mut inner.state);
-        wake(&mut inner.read_waker);
-        wake(&mut inner.event_waker);
-        for w in inner.drain_wakers.drain(..) {
-            w.wake();
-        }
-        let blocked = inner.blocked > 0;
-        drop(inner);
-        if blocked {
-            self.changed.notify_all();
-        }
-        out
+    /// Closes the transport: buffered writes are flushed (see `close` on the
+    /// transport for the deadline); reads return what is queued, then
+    /// `ConnectionAborted`.
+    pub fn close(&self) {
+        self.transport.close()
     }
 
-    /// `(low, high)` read water marks.
-    pub fn read_limits(&self) -> (usize, usize) {
-        self.lock().state.read_limits()
-    }
-
-    /// Sets the read water marks.
-    pub fn set_read_limits<T: ZmqTransport>(
+    /// Sets the read water marks (same rules as the write ones).
+    pub fn set_read_buffer_limits(
         &self,
-        transport: &T,
         high: Option<usize>,
         low: Option<usize>,
     ) -> io::Result<()> {
-        let flow = self.lock().state.set_read_limits(high, low)?;
-        self.apply(transport, flow);
-        Ok(())
+        self.transport.handle.set_read_limits(high, low)
     }
 
-    /// Closed or lost, and every queued message read.
+    /// `(low, high)` read water marks.
+    pub fn get_read_buffer_limits(&self) -> (usize, usize) {
+        self.transport.handle.read_limits()
+    }
+
+    /// Closed or lost, and every queued message has been read.
     pub fn at_closing(&self) -> bool {
-        self.lock().state.at_closing()
+        self.transport.handle.at_closing()
+    }
+}
+
+impl<R: AsyncRuntime> ZmqStream<Async<R>> {
+    /// Waits while writing is paused (the write buffer is over its high-water
+    /// mark). After close or loss: the loss's error, else `ConnectionReset`.
+    pub async fn drain(&self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.transport.handle.poll_drain(cx)).await
     }
 
-    /// Polls for the next message. Cancel-safe: a message leaves the queue
-    /// only in the poll that returns it.
-    pub fn poll_read<T: ZmqTransport>(
-        &self,
-        transport: &T,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<Multipart>> {
-        let mut inner = self.lock();
-        match inner.state.read() {
-            Read::Ready(msg, flow) => {
-                drop(inner);
-                self.apply(transport, flow);
-                Poll::Ready(Ok(msg))
+    /// The next message. After close or loss, the messages already queued,
+    /// then `ConnectionAborted`. Cancel-safe: a dropped read loses nothing.
+    pub async fn read(&mut self) -> io::Result<Multipart> {
+        std::future::poll_fn(|cx| self.transport.handle.poll_read(cx)).await
+    }
+
+    /// The next monitor event (see `Transport::enable_monitor`).
+    pub async fn read_event(&mut self) -> io::Result<SocketEvent> {
+        std::future::poll_fn(|cx| self.transport.handle.poll_read_event(cx)).await
+    }
+}
+
+impl<R: AsyncRuntime> futures_core::Stream for ZmqStream<Async<R>> {
+    type Item = io::Result<Multipart>;
+
+    /// Messages until the stream ends (then `None`).
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.transport.handle.poll_read(cx) {
+            Poll::Ready(Ok(msg)) => Poll::Ready(Some(Ok(msg))),
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionAborted => {
+                Poll::Ready(None)
             }
-            Read::Closed(e) => Poll::Ready(Err(e)),
-            Read::Pending => {
-                store(&mut inner.read_waker, cx);
-                Poll::Pending
-            }
-        }
-    }
-
-    /// Polls for the next monitor event.
-    pub fn poll_read_event(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketEvent>> {
-        let mut inner = self.lock();
-        match inner.state.read_event() {
-            Read::Ready(ev, _) => Poll::Ready(Ok(ev)),
-            Read::Closed(e) => Poll::Ready(Err(e)),
-            Read::Pending => {
-                store(&mut inner.event_waker, cx);
-                Poll::Pending
-            }
-        }
-    }
-
-    /// Polls until writing may go on (`resume_writing`), or the loss's error.
-    pub fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut inner = self.lock();
-        match inner.state.drain() {
-            Ok(true) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(e)),
-            Ok(false) => {
-                if !inner.drain_wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                    inner.drain_wakers.push(cx.waker().clone());
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    /// Blocks for the next message, up to `timeout`: `ErrorKind::TimedOut` then.
-    pub fn read_blocking<T: ZmqTransport>(
-        &self,
-        transport: &T,
-        timeout: Option<Duration>,
-    ) -> io::Result<Multipart> {
-        let msg = self.block(timeout, |state| match state.read() {
-            Read::Ready(msg, flow) => Some(Ok((msg, flow))),
-            Read::Closed(e) => Some(Err(e)),
-            Read::Pending => None,
-        })?;
-        let (msg, flow) = msg;
-        self.apply(transport, flow);
-        Ok(msg)
-    }
-
-    /// Blocks for the next monitor event, up to `timeout`.
-    pub fn read_event_blocking(&self, timeout: Option<Duration>) -> io::Result<SocketEvent> {
-        self.block(timeout, |state| match state.read_event() {
-            Read::Ready(ev, _) => Some(Ok(ev)),
-            Read::Closed(e) => Some(Err(e)),
-            Read::Pending => None,
-        })
-    }
-
-    /// Blocks until writing may go on, or the loss's error.
-    pub fn drain_blocking(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.block(timeout, |state| match state.drain() {
-            Ok(true) => Some(Ok(())),
-            Err(e) => Some(Err(e)),
-            Ok(false) => None,
-        })
-    }
-
-    fn block<R>(
-        &self,
-        timeout: Option<Duration>,
-        mut attempt: impl FnMut(&mut StreamState) -> Option<io::Result<R>>,
-    ) -> io::Result<R> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut inner = self.lock();
-        loop {
-            if let Some(out) = attempt(&mut inner.state) {
-                return out;
-            }
-            inner.blocked += 1;
-            inner = match deadline {
-                None => self.changed.wait(inner).unwrap_or_else(|p| p.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        inner.blocked -= 1;
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "nothing arrived before the timeout",
-                        ));
-                    }
-                    self.changed
-                        .wait_timeout(inner, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-            inner.blocked -= 1;
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
 
-/// The protocol behind a stream: everything goes to the [`StreamShared`].
-pub struct StreamProtocol<T> {
-    shared: Arc<StreamShared>,
-    transport: Option<T>,
-}
+impl<R: AsyncRuntime> futures_sink::Sink<Multipart> for ZmqStream<Async<R>> {
+    type Error = io::Error;
 
-impl<T> StreamProtocol<T> {
-    /// A protocol feeding `shared`.
-    pub fn new(shared: Arc<StreamShared>) -> Self {
-        StreamProtocol {
-            shared,
-            transport: None,
-        }
+    /// Ready while writing is not paused.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.transport.handle.poll_drain(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Multipart) -> io::Result<()> {
+        self.transport.write(item)
+    }
+
+    /// Messages are handed to the transport at once; flushing waits out a pause.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.transport.handle.poll_drain(cx)
+    }
+
+    /// Closes the transport (buffered messages are still flushed).
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.transport.close();
+        Poll::Ready(Ok(()))
     }
 }
 
-impl<T: ZmqTransport> ZmqProtocol<T> for StreamProtocol<T> {
-    fn connection_made(&mut self, transport: T) {
-        self.transport = Some(transport);
+impl<R: Runtime> ZmqStream<Blocking<R>> {
+    /// Blocks while writing is paused (the write buffer is over its high-water
+    /// mark). After close or loss: the loss's error, else `ConnectionReset`.
+    pub fn drain(&self) -> io::Result<()> {
+        self.transport.handle.drain_blocking(None)
     }
 
-    fn connection_lost(&mut self, exc: Option<io::Error>) {
-        self.shared.update(|s| s.on_connection_lost(exc));
-        self.transport = None;
+    /// [`drain`](Self::drain), giving up with `ErrorKind::TimedOut` after `timeout`.
+    pub fn drain_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.transport.handle.drain_blocking(Some(timeout))
     }
 
-    fn pause_writing(&mut self) {
-        self.shared.update(StreamState::on_pause_writing);
+    /// Blocks for the next message. After close or loss, the messages already
+    /// queued, then `ConnectionAborted`.
+    pub fn read(&mut self) -> io::Result<Multipart> {
+        self.transport.handle.read_blocking(None)
     }
 
-    fn resume_writing(&mut self) {
-        self.shared.update(StreamState::on_resume_writing);
+    /// [`read`](Self::read), giving up with `ErrorKind::TimedOut` when nothing
+    /// came within `timeout`; the stream stays usable.
+    pub fn read_timeout(&mut self, timeout: Duration) -> io::Result<Multipart> {
+        self.transport.handle.read_blocking(Some(timeout))
     }
 
-    fn msg_received(&mut self, msg: Multipart) {
-        let flow = self.shared.update(|s| s.on_msg(msg));
-        if let Some(t) = &self.transport {
-            self.shared.apply(t, flow);
+    /// Blocks for the next monitor event (see `Transport::enable_monitor`).
+    pub fn read_event(&mut self) -> io::Result<SocketEvent> {
+        self.transport.handle.read_event_blocking(None)
+    }
+
+    /// [`read_event`](Self::read_event) with a timeout (`ErrorKind::TimedOut`).
+    pub fn read_event_timeout(&mut self, timeout: Duration) -> io::Result<SocketEvent> {
+        self.transport.handle.read_event_blocking(Some(timeout))
+    }
+}
+
+impl<R: Runtime> Iterator for ZmqStream<Blocking<R>> {
+    type Item = io::Result<Multipart>;
+
+    /// Messages until the stream ends (then `None`).
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.read() {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => None,
+            other => Some(other),
         }
-    }
-
-    fn event_received(&mut self, event: SocketEvent) {
-        self.shared.update(|s| s.on_event(event));
     }
 }

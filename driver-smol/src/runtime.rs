@@ -75,6 +75,10 @@ impl AsyncRuntime for Smol {
         }
     }
 
+    async fn sleep_until(deadline: std::time::Instant) {
+        async_io::Timer::at(deadline).await;
+    }
+
     async fn yield_now() {
         let mut yielded = false;
         poll_fn(|cx| {

@@ -31,7 +31,41 @@
 
 mod runtime;
 
-pub use aiozmq_core::*;
+pub use aiozmq_core::{
+    errno, event, version, version_info, zmq_errno, Bytes, Multipart, OptKind, OptValue, SockOpt,
+    SocketEvent, SocketType, VersionInfo, ZmqError, ZmqProtocol, ZmqTransport, CLOSE_LINGER_MS,
+    DEFAULT_EVENTS_BACKLOG,
+};
 pub use runtime::Tokio;
 
-aiozmq_driver_common::async_driver_api!(Tokio);
+use aiozmq_driver_common as common;
+
+/// A ZeroMQ transport driven by a tokio task: aiozmq's `ZmqTransport`.
+pub type Transport = common::Transport<common::Async<Tokio>>;
+/// The builder [`create_zmq_connection`] returns.
+pub type ConnectionBuilder<P, F> = common::Builder<common::Async<Tokio>, common::Connection<P, F>>;
+/// The builder [`create_zmq_stream`] returns.
+pub type StreamBuilder = common::Builder<common::Async<Tokio>, common::Stream>;
+/// aiozmq's `ZmqStream`.
+pub type ZmqStream = common::ZmqStream<common::Async<Tokio>>;
+
+/// Creates a ZeroMQ connection: `.bind()`, `.connect()`, `.zmq_sock()`,
+/// `.context()`, `.setsockopt()`, then `.open().await` → `(Transport, Arc<Mutex<P>>)`.
+pub fn create_zmq_connection<P, F>(factory: F, zmq_type: SocketType) -> ConnectionBuilder<P, F>
+where
+    F: FnOnce() -> P,
+    P: ZmqProtocol<Transport>,
+{
+    common::connection(factory, zmq_type)
+}
+
+/// Creates a stream: the builder also takes `.read_limits()`,
+/// `.write_limits()` and `.events_backlog()`; then `.open().await`.
+pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
+    common::stream(zmq_type)
+}
+
+/// The linked libzmq's version, `(major, minor, patch)`.
+pub fn zmq_version() -> (i32, i32, i32) {
+    common::zmq_version()
+}

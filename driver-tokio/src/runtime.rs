@@ -63,6 +63,10 @@ impl AsyncRuntime for Tokio {
         }
     }
 
+    async fn sleep_until(deadline: std::time::Instant) {
+        tokio::time::sleep_until(deadline.into()).await
+    }
+
     async fn yield_now() {
         tokio::task::yield_now().await
     }

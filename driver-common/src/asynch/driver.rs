@@ -1,44 +1,117 @@
-//! The async driver loop: one task per transport, waiting on the socket's FD,
-//! the monitor's FD and the handles' signal.
+//! The async driver: one task per transport. It carries out the core's
+//! outputs, registers exactly the FDs a park names, arms the park's one
+//! timer, and — if the task is dropped before the transport finished (its
+//! runtime was dropped) — closes the sockets in the core's safe order.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Instant;
+
+use aiozmq_core::{Deliveries, MonitorId, Park, Sock};
 
 use super::signal::Signal;
 use super::AsyncRuntime;
-use crate::{Deliver, Park, Shared};
+use crate::deliver::Deliver;
+use crate::shared::{Shared, Turn, Woke};
 
-/// Which waits completed.
-#[derive(Default)]
-struct Woken {
-    main: bool,
-    monitor: bool,
+/// The driver's FD registrations. Dropped before the sockets close, always:
+/// on the normal path because the core's `Close` output says so, and when
+/// the task is dropped because this guard tears down after deregistering.
+struct Registrations<R: AsyncRuntime> {
+    shared: Arc<Shared>,
+    main: Option<R::Fd>,
+    monitor: Option<(MonitorId, R::Fd)>,
+    finished: bool,
 }
 
-/// Waits for the signal or either FD, whichever comes first.
+impl<R: AsyncRuntime> Registrations<R> {
+    fn release(&mut self, sock: Sock) {
+        match sock {
+            Sock::Main => self.main = None,
+            Sock::Monitor(id) => {
+                if self.monitor.as_ref().is_some_and(|m| m.0 == id) {
+                    self.monitor = None;
+                }
+            }
+        }
+    }
+
+    /// Registers the monitor pipe the park names; `true` when a new one was
+    /// registered (its EVENTS must be read before parking).
+    fn follow(&mut self, park: &Park) -> bool {
+        if self.monitor.as_ref().map(|m| m.0) == park.monitor {
+            return false;
+        }
+        self.monitor = None;
+        let Some(id) = park.monitor else {
+            return false;
+        };
+        let Some(fd) = self.shared.pipe_fd(id) else {
+            return false;
+        };
+        match R::register(fd, &self.shared) {
+            Ok(reg) => {
+                self.monitor = Some((id, reg));
+                self.shared.registered(Sock::Monitor(id));
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    transport = self.shared.id(),
+                    "cannot watch the monitor: {e}"
+                );
+                false
+            }
+        }
+    }
+}
+
+impl<R: AsyncRuntime> Drop for Registrations<R> {
+    fn drop(&mut self) {
+        self.main = None;
+        self.monitor = None;
+        if !self.finished {
+            tracing::debug!(transport = self.shared.id(), "driver dropped: tearing down");
+            self.shared.teardown();
+        }
+    }
+}
+
+/// Waits for the signal, either FD or the deadline, whichever comes first.
 async fn wait_any<R: AsyncRuntime>(
     signal: &Signal,
-    main: Option<&R::Fd>,
-    monitor: Option<&R::Fd>,
-) -> Woken {
+    regs: &Registrations<R>,
+    deadline: Option<Instant>,
+) -> Woke {
     let mut signalled = pin!(signal.wait());
-    let mut main_ready = pin!(optional::<R>(main));
-    let mut monitor_ready = pin!(optional::<R>(monitor));
+    let mut main_ready = pin!(optional::<R>(regs.main.as_ref()));
+    let mut monitor_ready = pin!(optional::<R>(regs.monitor.as_ref().map(|m| &m.1)));
+    let mut timer = pin!(async {
+        match deadline {
+            Some(at) => R::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    });
+    let monitor_id = regs.monitor.as_ref().map(|m| m.0);
     poll_fn(|cx| {
-        let mut woken = Woken::default();
+        let mut woke = Woke::default();
         let mut any = signalled.as_mut().poll(cx).is_ready();
         if main_ready.as_mut().poll(cx).is_ready() {
-            woken.main = true;
+            woke.main = true;
             any = true;
         }
         if monitor_ready.as_mut().poll(cx).is_ready() {
-            woken.monitor = true;
+            woke.monitor = monitor_id;
+            any = true;
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            woke.timer = true;
             any = true;
         }
         if any {
-            Poll::Ready(woken)
+            Poll::Ready(woke)
         } else {
             Poll::Pending
         }
@@ -53,56 +126,45 @@ async fn optional<R: AsyncRuntime>(fd: Option<&R::Fd>) {
     }
 }
 
-/// Runs the transport until `connection_lost` is delivered.
+/// Runs the transport until it is done.
 pub(crate) async fn drive<R: AsyncRuntime>(
     shared: Arc<Shared>,
-    protocol: Arc<dyn Deliver>,
+    protocol: Option<Arc<dyn Deliver>>,
     signal: Arc<Signal>,
     main: R::Fd,
 ) {
     let id = shared.id();
     tracing::debug!(transport = id, kind = %shared.socket_type(), "driver started");
-    let mut main = Some(main);
-    let mut monitor: Option<(u64, R::Fd)> = None;
-    let mut batch = aiozmq_core::Deliveries::default();
+    let mut regs = Registrations::<R> {
+        shared: shared.clone(),
+        main: Some(main),
+        monitor: None,
+        finished: false,
+    };
+    let mut batch = Deliveries::new();
+    shared.begin_turn(Woke::default());
     loop {
-        match shared.run_turn(&*protocol, &mut batch) {
-            Park::Yield => {
+        match shared.run_turn(protocol.as_deref(), &mut batch) {
+            Turn::Yield => {
                 R::yield_now().await;
-                shared.begin_turn(false, false);
+                shared.begin_turn(Woke::default());
             }
-            Park::Close => {
-                // Deregister before libzmq closes the FDs.
-                main = None;
-                monitor = None;
-                shared.close_pending();
+            Turn::Close(sock, linger) => {
+                regs.release(sock);
+                shared.close_socket(sock, linger);
             }
-            Park::Done => break,
-            Park::Wait => {
-                let (_, monitor_fd, seq) = shared.fds();
-                if monitor.as_ref().map(|m| m.0) != Some(seq) {
-                    monitor = None;
-                    if let Some(fd) = monitor_fd {
-                        match R::register(fd, &shared) {
-                            Ok(reg) => {
-                                monitor = Some((seq, reg));
-                                // An event may have come between the monitor's
-                                // last EVENTS reading and this registration.
-                                shared.begin_turn(false, true);
-                                continue;
-                            }
-                            Err(e) => {
-                                tracing::error!(transport = id, "cannot watch the monitor: {e}")
-                            }
-                        }
-                    }
+            Turn::Done => break,
+            Turn::Wait(park) => {
+                if regs.follow(&park) {
+                    continue;
                 }
-                let woken =
-                    wait_any::<R>(&signal, main.as_ref(), monitor.as_ref().map(|m| &m.1)).await;
-                shared.begin_turn(woken.main, woken.monitor);
+                let woke = wait_any::<R>(&signal, &regs, park.deadline).await;
+                shared.begin_turn(woke);
             }
         }
     }
+    regs.finished = true;
+    drop(regs);
     shared.finish();
     tracing::debug!(transport = id, "driver ended");
 }

@@ -1,20 +1,20 @@
 //! A one-permit wake-up for the driver task, independent of any runtime.
 
 use std::future::poll_fn;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use crate::Wake;
+use crate::shared::Wakeup;
 
 /// A wake that comes before the driver waits is kept, not lost.
 #[derive(Default)]
-pub(crate) struct Signal {
+pub struct Signal {
     state: Mutex<(bool, Option<Waker>)>,
 }
 
 impl Signal {
     /// Waits for the next wake (or takes the one kept).
-    pub(crate) async fn wait(&self) {
+    pub async fn wait(&self) {
         poll_fn(|cx| {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
             if std::mem::take(&mut s.0) {
@@ -31,7 +31,7 @@ impl Signal {
     }
 }
 
-impl Wake for std::sync::Arc<Signal> {
+impl Wakeup for Arc<Signal> {
     fn wake(&self) {
         let waker = {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());

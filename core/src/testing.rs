@@ -1,0 +1,700 @@
+//! A deterministic harness: a fake socket, a virtual clock and a driver that
+//! runs whole turns of a [`TransportState`] without libzmq, step by step, like
+//! quinn-proto's test `Pair`. Tests interleave handle calls from "other
+//! threads" with the driver's steps at any point, and the harness checks the
+//! laws a driver relies on after every step.
+//!
+//! Enabled by the `testing` feature (and in the core's own tests).
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::error::EAGAIN;
+use crate::{
+    Bytes, Callback, Deliveries, MonitorId, Multipart, Output, Park, Read, SendResult, Sock,
+    SocketEvent, SocketType, StreamConfig, TransportState, Wake, WriteAction,
+};
+
+/// A pretend libzmq socket with edge-triggered signalling: the FD signals
+/// when something changes from outside, and any call on the socket consumes
+/// the signal — the pessimistic reading of libzmq's `ZMQ_FD`.
+#[derive(Debug, Default)]
+pub struct FakeSocket {
+    /// Messages waiting to be received.
+    pub inbound: VecDeque<Multipart>,
+    /// How many more messages a send accepts before EAGAIN.
+    pub room: usize,
+    /// Every message sent, in order.
+    pub sent: Vec<Multipart>,
+    /// The FD has signalled and nothing consumed it yet.
+    pub signalled: bool,
+    /// The next send fails with this errno (once).
+    pub fail_send: Option<i32>,
+    /// The next receive fails with this errno (once).
+    pub fail_recv: Option<i32>,
+    /// The next EVENTS readings fail with EINTR (this many times).
+    pub events_eintr: u32,
+    /// The socket was closed.
+    pub closed: bool,
+}
+
+impl FakeSocket {
+    fn call(&mut self) {
+        self.signalled = false;
+    }
+
+    fn send(&mut self, msg: &Multipart) -> SendResult {
+        self.call();
+        if let Some(errno) = self.fail_send.take() {
+            return SendResult::Refused(errno);
+        }
+        if self.room == 0 {
+            return SendResult::Refused(EAGAIN);
+        }
+        self.room -= 1;
+        self.sent.push(msg.clone());
+        SendResult::Sent
+    }
+
+    fn recv(&mut self) -> Result<Multipart, i32> {
+        self.call();
+        if let Some(errno) = self.fail_recv.take() {
+            return Err(errno);
+        }
+        self.inbound.pop_front().ok_or(EAGAIN)
+    }
+
+    fn events(&mut self) -> Result<(bool, bool), i32> {
+        self.call();
+        if self.events_eintr > 0 {
+            self.events_eintr -= 1;
+            return Err(crate::error::EINTR);
+        }
+        Ok((!self.inbound.is_empty(), self.room > 0))
+    }
+}
+
+/// A callback as the recording protocol saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// `pause_writing`.
+    Pause,
+    /// `resume_writing`.
+    Resume,
+    /// `msg_received`, by the message's first frame.
+    Msg(Bytes),
+    /// `event_received`, by event number.
+    Event(u16),
+    /// `connection_lost`: `None`, or the error's kind.
+    Lost(Option<io::ErrorKind>),
+}
+
+/// Where the pretend driver is.
+#[derive(Debug)]
+enum DriverAt {
+    /// In a turn: the next step polls the state.
+    Running,
+    /// Delivering a batch: the next step delivers one callback.
+    Delivering,
+    /// Parked on these FDs until something wakes it.
+    Parked(Park),
+    /// `Output::Done`: the driver ended.
+    Finished,
+}
+
+/// What one driver step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// It acted on an output or delivered a callback.
+    Acted,
+    /// It parked (or stays parked: nothing woke it).
+    Parked,
+    /// It yielded to the executor (budget spent).
+    Yielded,
+    /// The driver ended.
+    Finished,
+}
+
+/// One transport, its sockets, a recording protocol, a clock and a driver.
+#[derive(Debug)]
+pub struct Harness {
+    /// The state under test.
+    pub state: TransportState,
+    /// The main socket.
+    pub sock: FakeSocket,
+    /// The monitor pipes by id (a retired one stays until closed).
+    pub pipes: Vec<(MonitorId, FakeSocket)>,
+    /// The virtual clock.
+    pub now: Instant,
+    /// Every callback delivered, in order.
+    pub seen: Vec<Seen>,
+    /// The recording protocol writes this back from inside `msg_received`.
+    pub echo: bool,
+    /// The protocol's lock is held elsewhere: a caller cannot deliver flow callbacks.
+    pub protocol_busy: bool,
+    /// A stream waiter was woken: (reader, events, drain).
+    pub stream_woken: (bool, bool, bool),
+    driver: DriverAt,
+    woken: bool,
+    attention: bool,
+    batch: Deliveries,
+    /// Messages a write accepted (sent, buffered or later dropped).
+    pub written: usize,
+    /// Messages dropped by abort (the close deadline's are in `connection_lost`).
+    pub aborted: usize,
+    /// The flush deadline gave up with this many messages.
+    pub gave_up: Option<usize>,
+    flushing_since: Option<Instant>,
+    last_send: Option<Instant>,
+    linger: Option<Duration>,
+}
+
+impl Harness {
+    /// A protocol transport of this type, its driver about to start.
+    pub fn new(kind: SocketType) -> Harness {
+        Self::with_state(TransportState::new(kind))
+    }
+
+    /// A stream transport of this type.
+    pub fn new_stream(kind: SocketType, config: StreamConfig) -> Harness {
+        Self::with_state(TransportState::new_stream(kind, config))
+    }
+
+    fn with_state(state: TransportState) -> Harness {
+        let now = Instant::now();
+        let mut h = Harness {
+            state,
+            sock: FakeSocket::default(),
+            pipes: Vec::new(),
+            now,
+            seen: Vec::new(),
+            echo: false,
+            protocol_busy: false,
+            stream_woken: (false, false, false),
+            driver: DriverAt::Running,
+            woken: false,
+            attention: false,
+            batch: Deliveries::new(),
+            written: 0,
+            aborted: 0,
+            gave_up: None,
+            flushing_since: None,
+            last_send: None,
+            linger: Some(Duration::from_millis(crate::CLOSE_LINGER_MS as u64)),
+        };
+        h.state.begin_turn(now);
+        h
+    }
+
+    // ----- the outside world -----
+
+    /// The peer sends a message: it waits in the socket and the FD signals.
+    pub fn peer_sends(&mut self, msg: Multipart) {
+        self.sock.inbound.push_back(msg);
+        self.sock.signalled = true;
+    }
+
+    /// The peer makes room for `n` more messages and the FD signals.
+    pub fn peer_reads(&mut self, n: usize) {
+        self.sock.room += n;
+        self.sock.signalled = true;
+    }
+
+    /// libzmq emits a monitor event into the running pipe.
+    pub fn monitor_emits(&mut self, event: u16) {
+        let Some(id) = self.state.monitor() else {
+            return;
+        };
+        let frames = SocketEvent {
+            event,
+            value: 0,
+            endpoint: "tcp://127.0.0.1:1".into(),
+        }
+        .encode();
+        if let Some((_, pipe)) = self.pipes.iter_mut().find(|(p, _)| *p == id) {
+            pipe.inbound
+                .push_back(frames.into_iter().map(Bytes::from).collect());
+            pipe.signalled = true;
+        }
+    }
+
+    /// Time passes.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+    }
+
+    // ----- handle calls, from "another thread" (or from inside a callback) -----
+
+    /// `write(msg)`, as a transport handle does it.
+    pub fn write(&mut self, msg: Multipart) -> io::Result<()> {
+        let result = self.try_write(msg);
+        self.drain_wakes();
+        result
+    }
+
+    fn try_write(&mut self, msg: Multipart) -> io::Result<()> {
+        let mut action = self.state.write(&msg)?;
+        if action == WriteAction::SendNow {
+            let result = self.sock.send(&msg);
+            action = self.state.handle_direct_send(result)?;
+        }
+        self.written += 1;
+        if action == WriteAction::Enqueue {
+            self.state.enqueue(msg);
+        }
+        Ok(())
+    }
+
+    /// `close()` now.
+    pub fn close(&mut self) {
+        if !self.state.is_closing() {
+            self.flushing_since = Some(self.now);
+        }
+        self.state.close(self.now);
+        self.drain_wakes();
+    }
+
+    /// `abort()`.
+    pub fn abort(&mut self) {
+        self.aborted += self.state.abort();
+        self.drain_wakes();
+    }
+
+    /// `setsockopt(LINGER, ms)` as the user sets it.
+    pub fn set_linger(&mut self, ms: i32) -> io::Result<()> {
+        let value = self
+            .state
+            .check_setsockopt(crate::SockOpt::LINGER, crate::OptValue::Int(ms))?;
+        self.state.handle_setsockopt(crate::SockOpt::LINGER, &value);
+        self.linger = (ms >= 0).then(|| Duration::from_millis(ms as u64));
+        self.drain_wakes();
+        Ok(())
+    }
+
+    /// Runs a handle's mutator, then drains its wake-ups.
+    pub fn call<R>(&mut self, f: impl FnOnce(&mut TransportState) -> R) -> R {
+        let out = f(&mut self.state);
+        self.drain_wakes();
+        out
+    }
+
+    /// `enable_monitor()`: stops a running one first, then starts a new pipe.
+    pub fn enable_monitor(&mut self) -> io::Result<MonitorId> {
+        let plan = self.state.enable_monitor()?;
+        if plan.stop_first {
+            self.state.handle_monitor_stopped(true);
+        }
+        self.pipes.push((plan.id, FakeSocket::default()));
+        self.state.handle_monitor_started(plan.id, true);
+        self.drain_wakes();
+        Ok(plan.id)
+    }
+
+    /// `disable_monitor()`.
+    pub fn disable_monitor(&mut self) {
+        if self.state.disable_monitor() {
+            self.state.handle_monitor_stopped(true);
+        }
+        self.drain_wakes();
+    }
+
+    /// A stream's `read()`.
+    pub fn read(&mut self) -> Read<Multipart> {
+        let r = self.state.stream_read();
+        self.drain_wakes();
+        r
+    }
+
+    /// A stream's `drain()`; checks that it never completes above the high mark.
+    pub fn drain(&mut self) -> Read<()> {
+        let r = self.state.stream_drain();
+        if let Read::Ready(()) = r {
+            let (_, high) = self.state.write_limits();
+            assert!(
+                self.state.write_buffer_size() <= high,
+                "drain() completed with {} bytes buffered, over the high mark {high}",
+                self.state.write_buffer_size()
+            );
+        }
+        self.drain_wakes();
+        r
+    }
+
+    /// Acts on every wake-up owed after a handle's input.
+    fn drain_wakes(&mut self) {
+        while let Some(wake) = self.state.poll_wake() {
+            match wake {
+                Wake::Driver => self.woken = true,
+                Wake::Deliverer => self.attention = true,
+                Wake::FlowOwed => self.deliver_flow_as_caller(),
+                Wake::Reader => self.stream_woken.0 = true,
+                Wake::Events => self.stream_woken.1 = true,
+                Wake::Drain => self.stream_woken.2 = true,
+            }
+        }
+    }
+
+    /// The caller delivers the flow callbacks its input made owed, before
+    /// returning — unless the protocol is locked elsewhere.
+    fn deliver_flow_as_caller(&mut self) {
+        if self.protocol_busy {
+            self.state.handle_flow_refused();
+            return;
+        }
+        let mut batch = Deliveries::new();
+        if !self.state.begin_flow_delivery(&mut batch) {
+            return;
+        }
+        loop {
+            while let Some(cb) = batch.pop() {
+                self.record(cb);
+            }
+            if !self.state.finish_delivery(&mut batch) {
+                break;
+            }
+        }
+    }
+
+    /// The driver vanishes (its task was dropped with its runtime): the
+    /// state closes the sockets at once, as a driver's teardown guard does.
+    pub fn driver_gone(&mut self) {
+        self.state.handle_driver_gone();
+        for _ in 0..64 {
+            match self.state.poll_output() {
+                Output::StopMonitor => {
+                    assert!(
+                        !self.sock.closed,
+                        "the monitor must stop while the socket is open"
+                    );
+                    self.state.handle_monitor_stopped(true);
+                }
+                Output::Close { sock, .. } => {
+                    match sock {
+                        Sock::Main => {
+                            assert!(self.state.monitor().is_none(), "closed while monitored");
+                            self.sock.closed = true;
+                        }
+                        Sock::Monitor(id) => self.pipe(id).closed = true,
+                    }
+                    self.state.handle_closed(sock);
+                }
+                Output::Wake(_) => {}
+                Output::Done => {
+                    self.driver = DriverAt::Finished;
+                    return;
+                }
+                other => panic!("{other:?} after the driver is gone"),
+            }
+        }
+        panic!("closing after the driver was gone never ended");
+    }
+
+    // ----- the driver -----
+
+    /// One step of the driver: one output acted on, or one callback delivered.
+    pub fn step(&mut self) -> Step {
+        match &self.driver {
+            DriverAt::Finished => Step::Finished,
+            DriverAt::Parked(park) => {
+                let park = *park;
+                if !self.wake_if_due(park) {
+                    self.check_no_lost_wakeup(park);
+                    return Step::Parked;
+                }
+                Step::Acted
+            }
+            DriverAt::Delivering => {
+                self.deliver_one();
+                Step::Acted
+            }
+            DriverAt::Running => self.poll_once(),
+        }
+    }
+
+    /// Steps until the driver parks, yields or ends; panics on a livelock.
+    pub fn run(&mut self) -> Step {
+        let mut parked_once = false;
+        for _ in 0..1_000_000 {
+            match self.step() {
+                Step::Acted => parked_once = false,
+                Step::Yielded => {
+                    self.state.begin_turn(self.now);
+                    self.driver = DriverAt::Running;
+                }
+                // A park whose deadline already passed wakes at once.
+                Step::Parked if !parked_once => parked_once = true,
+                other => return other,
+            }
+        }
+        panic!("the driver never parked: livelock");
+    }
+
+    /// Whether the driver ended.
+    pub fn finished(&self) -> bool {
+        matches!(self.driver, DriverAt::Finished)
+    }
+
+    /// The park the driver sleeps in, if parked.
+    pub fn parked(&self) -> Option<Park> {
+        match self.driver {
+            DriverAt::Parked(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn wake_if_due(&mut self, park: Park) -> bool {
+        let main = park.main && self.sock.signalled;
+        let monitor = park
+            .monitor
+            .filter(|id| self.pipes.iter().any(|(p, pipe)| p == id && pipe.signalled));
+        let timer = park.deadline.is_some_and(|d| self.now >= d);
+        if !(self.woken || main || monitor.is_some() || timer) {
+            return false;
+        }
+        self.woken = false;
+        if main {
+            self.state.handle_fd_readable(Sock::Main);
+        }
+        if let Some(id) = monitor {
+            self.state.handle_fd_readable(Sock::Monitor(id));
+        }
+        if timer {
+            self.state.handle_timeout(self.now);
+        }
+        self.state.begin_turn(self.now);
+        self.driver = DriverAt::Running;
+        true
+    }
+
+    fn pipe(&mut self, id: MonitorId) -> &mut FakeSocket {
+        let at = self
+            .pipes
+            .iter()
+            .position(|(p, _)| *p == id)
+            .expect("an output named a pipe that does not exist");
+        &mut self.pipes[at].1
+    }
+
+    fn poll_once(&mut self) -> Step {
+        let main_open = !self.sock.closed;
+        match self.state.poll_output() {
+            Output::Wake(w) => match w {
+                Wake::Deliverer => self.attention = true,
+                Wake::Reader => self.stream_woken.0 = true,
+                Wake::Events => self.stream_woken.1 = true,
+                Wake::Drain => self.stream_woken.2 = true,
+                Wake::Driver | Wake::FlowOwed => {
+                    panic!("{w:?} is not for the driver")
+                }
+            },
+            Output::Send(msg) => {
+                assert!(main_open, "send on a closed socket");
+                let result = self.sock.send(msg);
+                if result == SendResult::Sent && self.flushing_since.is_some() {
+                    self.last_send = Some(self.now);
+                }
+                self.state.handle_send(result);
+            }
+            Output::Recv(Sock::Main) => {
+                assert!(main_open, "recv on a closed socket");
+                let result = self.sock.recv();
+                self.state.handle_recv(Sock::Main, result);
+            }
+            Output::Recv(Sock::Monitor(id)) => {
+                let pipe = self.pipe(id);
+                assert!(!pipe.closed, "recv on a closed pipe");
+                let result = pipe.recv();
+                self.state.handle_recv(Sock::Monitor(id), result);
+            }
+            Output::ReadEvents(Sock::Main) => {
+                assert!(main_open, "EVENTS of a closed socket");
+                let result = self.sock.events();
+                self.state.handle_events(Sock::Main, result);
+            }
+            Output::ReadEvents(Sock::Monitor(id)) => {
+                let result = self.pipe(id).events();
+                self.state.handle_events(Sock::Monitor(id), result);
+            }
+            Output::Deliver => {
+                self.state.take_deliveries(&mut self.batch);
+                self.driver = DriverAt::Delivering;
+            }
+            Output::StopMonitor => {
+                assert!(main_open, "the monitor must stop while the socket is open");
+                self.state.handle_monitor_stopped(true);
+            }
+            Output::Close { sock, .. } => {
+                match sock {
+                    Sock::Main => {
+                        assert!(
+                            self.state.monitor().is_none(),
+                            "the main socket closed while libzmq still monitors it"
+                        );
+                        self.sock.closed = true;
+                    }
+                    Sock::Monitor(id) => {
+                        assert_ne!(
+                            self.state.monitor(),
+                            Some(id),
+                            "a pipe closed while libzmq still writes to it"
+                        );
+                        self.pipe(id).closed = true;
+                    }
+                }
+                self.state.handle_closed(sock);
+            }
+            Output::Yield => return Step::Yielded,
+            Output::Wait(park) => {
+                assert_eq!(
+                    park.main, !self.sock.closed,
+                    "a park must wait on the main socket exactly while it is open"
+                );
+                self.check_deadline(park);
+                self.driver = DriverAt::Parked(park);
+                return Step::Parked;
+            }
+            Output::Done => {
+                assert!(self.sock.closed, "done with the main socket open");
+                assert!(
+                    self.pipes
+                        .iter()
+                        .all(|(id, p)| p.closed || self.state.monitor() == Some(*id)),
+                    "done with a retired pipe open"
+                );
+                self.driver = DriverAt::Finished;
+                return Step::Finished;
+            }
+        }
+        Step::Acted
+    }
+
+    fn deliver_one(&mut self) {
+        if std::mem::take(&mut self.attention) {
+            self.state.review_deliveries(&mut self.batch);
+        }
+        match self.batch.pop() {
+            Some(cb) => {
+                let echo = matches!(&cb, Callback::MsgReceived(_)) && self.echo;
+                let msg = match &cb {
+                    Callback::MsgReceived(m) => Some(m.clone()),
+                    _ => None,
+                };
+                self.record(cb);
+                if let (true, Some(m)) = (echo, msg) {
+                    // A write from inside the callback.
+                    let _ = self.write(m);
+                }
+            }
+            None => {
+                if !self.state.finish_delivery(&mut self.batch) {
+                    self.driver = DriverAt::Running;
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, cb: Callback) {
+        assert!(
+            !matches!(self.seen.last(), Some(Seen::Lost(_))),
+            "a callback after connection_lost: {cb:?}"
+        );
+        let seen = match cb {
+            Callback::PauseWriting => Seen::Pause,
+            Callback::ResumeWriting => Seen::Resume,
+            Callback::MsgReceived(m) => Seen::Msg(m[0].clone()),
+            Callback::EventReceived(e) => Seen::Event(e.event),
+            Callback::ConnectionLost(exc) => {
+                if let Some(e) = &exc {
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        let n = e
+                            .to_string()
+                            .split(": ")
+                            .nth(1)
+                            .and_then(|s| s.split(' ').next())
+                            .and_then(|n| n.parse().ok());
+                        self.gave_up = n;
+                    }
+                }
+                Seen::Lost(exc.map(|e| e.kind()))
+            }
+        };
+        let flows: Vec<&Seen> = self
+            .seen
+            .iter()
+            .filter(|s| matches!(s, Seen::Pause | Seen::Resume))
+            .collect();
+        match (&seen, flows.last()) {
+            (Seen::Pause, None | Some(Seen::Resume)) | (Seen::Resume, Some(Seen::Pause)) => {}
+            (Seen::Pause | Seen::Resume, last) => {
+                panic!("flow callbacks out of turn: {seen:?} after {last:?}")
+            }
+            _ => {}
+        }
+        self.seen.push(seen);
+    }
+
+    /// The flush gives up on time: a parked driver always has a deadline
+    /// while messages wait to be flushed with a finite linger.
+    fn check_deadline(&self, park: Park) {
+        if let (Some(since), Some(linger)) = (self.flushing_since, self.linger) {
+            if self.state.is_closing() && !self.state.is_done() && self.state.write_buffer_len() > 0
+            {
+                let progress = self.last_send.unwrap_or(since).max(since);
+                let deadline = park.deadline.expect("flushing with no deadline");
+                assert!(
+                    deadline <= progress + linger,
+                    "the close deadline {deadline:?} is later than the last progress plus linger"
+                );
+            }
+        }
+    }
+
+    /// A parked driver that nothing wakes must have nothing to do: a spurious
+    /// wake-up now would only read EVENTS and park again.
+    fn check_no_lost_wakeup(&mut self, park: Park) {
+        let main_pending = self.sock.inbound.len() + self.sock.room;
+        if main_pending == 0 && self.pipes.iter().all(|(_, p)| p.inbound.is_empty()) {
+            return;
+        }
+        self.state.begin_turn(self.now);
+        loop {
+            match self.state.poll_output() {
+                Output::ReadEvents(Sock::Main) => {
+                    let r = self.sock.events();
+                    self.state.handle_events(Sock::Main, r);
+                }
+                Output::ReadEvents(Sock::Monitor(id)) => {
+                    let r = self.pipe(id).events();
+                    self.state.handle_events(Sock::Monitor(id), r);
+                }
+                Output::Wait(again) => {
+                    assert_eq!(again.main, park.main);
+                    self.driver = DriverAt::Parked(again);
+                    return;
+                }
+                Output::Wake(w) => {
+                    if w == Wake::Deliverer {
+                        self.attention = true;
+                    }
+                }
+                other => panic!(
+                    "lost wake-up: the driver sleeps (nothing signalled, nobody woke it) \
+                     yet has work: {other:?}"
+                ),
+            }
+        }
+    }
+}
+
+/// A one-frame message.
+pub fn msg(body: &[u8]) -> Multipart {
+    Multipart::from_iter([Bytes::copy_from_slice(body)])
+}
+
+/// A one-frame message of `n` bytes whose first byte says `tag`.
+pub fn sized(tag: u8, n: usize) -> Multipart {
+    let mut body = vec![0u8; n.max(1)];
+    body[0] = tag;
+    Multipart::from_iter([Bytes::from(body)])
+}
