@@ -13,7 +13,8 @@ use aiozmq_core::{
 };
 
 use crate::asynch::AsyncRuntime;
-use crate::deliver::{lock, Deliver, ProtocolCell};
+use crate::deliver::{lock, ProtocolCell};
+use crate::shared::Deliver;
 use crate::handle::Handle;
 use crate::runtime::{Async, Blocking, Runtime};
 use crate::setup::Setup;

@@ -8,18 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use aiozmq_core::{Callback, Deliveries, ZmqProtocol, ZmqTransport};
 
-use crate::shared::Shared;
-
-/// A protocol the driver can deliver to, with its type erased so the
-/// transport's shared half need not be generic.
-pub trait Deliver: Send + Sync {
-    /// Delivers a batch the driver claimed, with the protocol locked.
-    fn deliver(&self, shared: &Shared, batch: &mut Deliveries);
-
-    /// Delivers the flow callbacks a caller's input made owed, if the
-    /// protocol's lock is free; `false` when it is held elsewhere.
-    fn try_deliver_flow(&self, shared: &Shared) -> bool;
-}
+use crate::shared::{Deliver, Shared};
 
 /// The user's protocol behind the `Arc<Mutex<P>>` that `open()` returns.
 pub struct ProtocolCell<P, T> {

@@ -28,11 +28,11 @@ mod stream;
 mod transport;
 
 pub use builder::{connection, stream, Builder, Connection, Stream};
-pub use deliver::{lock, Deliver, ProtocolCell};
+pub use deliver::{lock, ProtocolCell};
 pub use handle::Handle;
 pub use runtime::{Async, Blocking, Runtime};
 pub use setup::{default_context, Setup};
-pub use shared::{Inner, Shared, Turn, Wakeup, Woke};
+pub use shared::{Deliver, Inner, Shared, Turn, Wakeup, Woke};
 pub use stream::ZmqStream;
 pub use transport::Transport;
 

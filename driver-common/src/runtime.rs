@@ -6,8 +6,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::deliver::Deliver;
-use crate::shared::{Shared, Wakeup};
+use crate::shared::{Deliver, Shared, Wakeup};
 
 /// How a driver crate runs transports.
 pub trait Runtime: Send + Sync + 'static {

@@ -13,8 +13,18 @@ use aiozmq_core::{
     error, Deliveries, MonitorId, Output, Park, Sock, SocketType, TransportState, Wake,
 };
 
-use crate::deliver::Deliver;
 use crate::sock;
+
+/// A protocol the driver can deliver to, with its type erased so the
+/// transport's shared half need not be generic.
+pub trait Deliver: Send + Sync {
+    /// Delivers a batch the driver claimed, with the protocol locked.
+    fn deliver(&self, shared: &Shared, batch: &mut Deliveries);
+
+    /// Delivers the flow callbacks a caller's input made owed, if the
+    /// protocol's lock is free; `false` when it is held elsewhere.
+    fn try_deliver_flow(&self, shared: &Shared) -> bool;
+}
 
 /// How a handle wakes its parked driver (a task's signal, a pipe).
 pub trait Wakeup: Send + Sync + 'static {
@@ -169,6 +179,18 @@ impl Drop for Inner {
         // The last safety net: whatever path dropped the transport, its
         // sockets close in an order that cannot hang libzmq.
         self.close_all(None);
+    }
+}
+
+/// The open socket an output names.
+fn pick<'a>(
+    main: &'a Option<zmq::Socket>,
+    pipes: &'a [(MonitorId, zmq::Socket, RawFd)],
+    sock: Sock,
+) -> Option<&'a zmq::Socket> {
+    match sock {
+        Sock::Main => main.as_ref(),
+        Sock::Monitor(id) => pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
     }
 }
 
@@ -356,11 +378,7 @@ impl Shared {
                     state.handle_send(result);
                 }
                 Output::Recv(s) => {
-                    let socket = match s {
-                        Sock::Main => socket.as_ref(),
-                        Sock::Monitor(id) => pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
-                    };
-                    let result = match socket {
+                    let result = match pick(socket, pipes, s) {
                         Some(socket) => sock::recv(socket, scratch),
                         None => Err(error::ETERM),
                     };
@@ -368,11 +386,7 @@ impl Shared {
                     self.warn_malformed(inner);
                 }
                 Output::ReadEvents(s) => {
-                    let socket = match s {
-                        Sock::Main => socket.as_ref(),
-                        Sock::Monitor(id) => pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
-                    };
-                    let result = match socket {
+                    let result = match pick(socket, pipes, s) {
                         Some(socket) => sock::events(socket),
                         None => Err(error::ETERM),
                     };

@@ -13,8 +13,7 @@ use aiozmq_core::{Deliveries, MonitorId, Park, Sock};
 
 use super::signal::Signal;
 use super::AsyncRuntime;
-use crate::deliver::Deliver;
-use crate::shared::{Shared, Turn, Woke};
+use crate::shared::{Deliver, Shared, Turn, Woke};
 
 /// The driver's FD registrations. Dropped before the sockets close, always:
 /// on the normal path because the core's `Close` output says so, and when

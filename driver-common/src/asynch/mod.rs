@@ -12,9 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::deliver::Deliver;
 use crate::runtime::{Async, Runtime};
-use crate::shared::{Shared, Wakeup};
+use crate::shared::{Deliver, Shared, Wakeup};
 
 pub use signal::Signal;
 
