@@ -319,6 +319,8 @@ const FLOW_TIME: Duration = Duration::from_secs(8);
 const STREAM_FLOW_TIME: Duration = Duration::from_secs(4);
 /// Enough crossings to see a misordering that happens a few times in 10,000.
 const FLOW_TARGET: usize = 30_000;
+/// The reader rests 1 ms after this many messages.
+const READER_PACE: usize = 16;
 /// Writer threads in the transport case (more only share the 2 cores).
 const FLOW_WRITERS: usize = 2;
 /// Writer threads in the stream case.
@@ -326,11 +328,12 @@ const STREAM_WRITERS: usize = 3;
 /// Messages each writer writes at a time (4 cross high from low).
 const FLOW_BURST: usize = 4;
 
-/// A raw PULL that reads as fast as it can, slowed by the smallest queues,
-/// so that the writer's buffer fills and empties all the time. It stops once
+/// A raw PULL that reads steadily (1 ms of rest every [`READER_PACE`]
+/// messages: about 16 MB/s, slower than the writers), through the smallest
+/// queues, so that the writers' buffer fills and empties all the time. It stops once
 /// it has read as many messages as the returned counter says were written
 /// (`usize::MAX` until then), or after [`TIMEOUT`] without any.
-fn fast_reader() -> (String, Arc<AtomicUsize>, std::thread::JoinHandle<usize>) {
+fn paced_reader() -> (String, Arc<AtomicUsize>, std::thread::JoinHandle<usize>) {
     let ctx = zmq::Context::new();
     let peer = raw(&ctx, zmq::PULL);
     peer.set_rcvhwm(1).unwrap();
@@ -349,6 +352,11 @@ fn fast_reader() -> (String, Arc<AtomicUsize>, std::thread::JoinHandle<usize>) {
                 Ok(_) => {
                     n += 1;
                     last = Instant::now();
+                    if n % READER_PACE == 0 {
+                        // Pacing the reader (not synchronising): the writers
+                        // always outrun it, so the buffer fills every time.
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                 }
                 Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {
                     if last.elapsed() > TIMEOUT {
@@ -376,7 +384,7 @@ fn flow_violations(flow: &[Ev]) -> Vec<usize> {
 /// with pause, while several threads write as fast as they can (each one
 /// honouring pause, but writing again as soon as the buffer is at low).
 pub fn flow_callbacks_alternate_with_concurrent_writers<D: Driver>(d: &D) {
-    let (ep, expect, reader) = fast_reader();
+    let (ep, expect, reader) = paced_reader();
     let (push, log) = d
         .open(
             Spec::new(SocketType::Push)
@@ -482,7 +490,7 @@ pub fn stream_drain_never_returns_over_high_with_concurrent_writers<D: Driver>(d
 where
     D::S: Sync,
 {
-    let (ep, expect, reader) = fast_reader();
+    let (ep, expect, reader) = paced_reader();
     let mut spec = StreamSpec::new(SocketType::Push);
     spec.write_limits = (Some(FLOW_HIGH), Some(FLOW_LOW));
     let s = d.open_stream(spec).unwrap();
