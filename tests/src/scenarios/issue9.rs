@@ -32,23 +32,6 @@ pub fn port_of(endpoint: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in {endpoint}"))
 }
 
-/// Waits (bounded) until a plain TCP listener can bind `127.0.0.1:port`:
-/// libzmq closes listeners asynchronously, in its I/O thread.
-pub fn wait_bindable(port: u16, what: &str) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match std::net::TcpListener::bind(("127.0.0.1", port)) {
-            Ok(_) => return,
-            Err(e) => assert!(
-                Instant::now() < deadline,
-                "{what}: port {port} still in use after {TIMEOUT:?}: {e}"
-            ),
-        }
-        // Polling the kernel: there is no event to wait on.
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Whether `text` holds `n` as a whole number (not as a digit of another).
 fn mentions_number(text: &str, n: usize) -> bool {
     text.split(|c: char| !c.is_ascii_digit())
@@ -681,7 +664,7 @@ pub fn unbind_and_disconnect_by_another_spelling_update_sets<D: Driver>(d: &D) {
         "{}: {real} was unbound as tcp://localhost:{p}",
         d.name()
     );
-    wait_bindable(p, d.name());
+    crate::leaks::wait_ports_free(&[p], d.name());
     // A spelling libzmq refuses (another address): nothing changes.
     let e = server
         .unbind(&format!("tcp://127.0.0.2:{}", port_of(&kept)))
