@@ -3,6 +3,8 @@
 
 pub mod blocking_driver;
 pub mod driver;
+pub mod drops;
+pub mod leaks;
 pub mod log;
 pub mod scenarios;
 pub mod smol_driver;

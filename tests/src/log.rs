@@ -40,6 +40,14 @@ pub struct Log {
     /// The count a waiter needs: the protocol notifies only on reaching it.
     wanted: AtomicUsize,
     counting: AtomicBool,
+    /// Whether the last flow callback was `pause_writing` (cheap to poll).
+    paused: AtomicBool,
+    /// How many `pause_writing` were delivered.
+    pauses: AtomicUsize,
+    /// `connection_lost`'s error as text (`to_string()`), when it had one.
+    lost_text: Mutex<Option<String>>,
+    /// Whether `connection_lost` was delivered (cheap to poll).
+    lost: AtomicBool,
 }
 
 impl std::fmt::Debug for Log {
@@ -97,6 +105,38 @@ impl Log {
 
     fn lock(&self) -> MutexGuard<'_, Vec<Ev>> {
         self.events.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the last flow callback delivered was `pause_writing`.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// How many `pause_writing` were delivered so far (cheap to poll).
+    pub fn pauses(&self) -> usize {
+        self.pauses.load(Ordering::Acquire)
+    }
+
+    /// Whether `connection_lost` was delivered (cheap to poll).
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
+    }
+
+    /// The text (`to_string()`) of the error `connection_lost` got, if any.
+    pub fn lost_text(&self) -> Option<String> {
+        self.lost_text
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The flow callbacks (`Pause`, `Resume`) in the order delivered.
+    pub fn flow(&self) -> Vec<Ev> {
+        self.lock()
+            .iter()
+            .filter(|e| matches!(e, Ev::Pause | Ev::Resume))
+            .cloned()
+            .collect()
     }
 
     /// Everything recorded so far.
@@ -283,6 +323,10 @@ impl<T: ZmqTransport> ZmqProtocol<T> for Rec<T> {
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         self.enter();
         self.transport = None;
+        if let Some(e) = &exc {
+            *self.log.lost_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+        self.log.lost.store(true, Ordering::Release);
         self.log
             .push(Ev::Lost(exc.map(|e| (e.kind(), zmq_errno(&e)))));
         self.leave();
@@ -290,12 +334,15 @@ impl<T: ZmqTransport> ZmqProtocol<T> for Rec<T> {
 
     fn pause_writing(&mut self) {
         self.enter();
+        self.log.paused.store(true, Ordering::Release);
+        self.log.pauses.fetch_add(1, Ordering::AcqRel);
         self.log.push(Ev::Pause);
         self.leave();
     }
 
     fn resume_writing(&mut self) {
         self.enter();
+        self.log.paused.store(false, Ordering::Release);
         self.log.push(Ev::Resume);
         self.leave();
     }

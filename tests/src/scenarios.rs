@@ -13,6 +13,9 @@ use aiozmq_core::{
 
 use crate::{msg, raw, Driver, Ev, Spec, StreamSpec, TestStream, ANY_TCP, TIMEOUT};
 
+mod issue9;
+pub use issue9::*;
+
 /// Generates one `#[test]` per scenario for a driver: `conformance!(tokio_mt, Tokio::multi_thread());`
 #[macro_export]
 macro_rules! conformance {
@@ -60,6 +63,23 @@ macro_rules! conformance {
             stream_drain_waits_out_pause,
             stream_events,
             stream_read_timeout,
+            // Issue 9.
+            messages_still_arrive_after_disable_monitor,
+            messages_and_events_arrive_after_second_enable_monitor,
+            close_gives_up_after_default_linger,
+            close_gives_up_after_user_linger,
+            close_with_infinite_linger_waits_until_abort,
+            close_flushes_everything_to_a_slow_peer,
+            stream_drain_after_close_gave_up_is_timed_out,
+            flow_callbacks_alternate_with_concurrent_writers,
+            stream_drain_never_returns_over_high_with_concurrent_writers,
+            stream_drain_right_after_close_is_connection_reset,
+            flow_calls_after_close_are_not_connected,
+            unbind_and_disconnect_by_another_spelling_update_sets,
+            empty_tcp_address_is_invalid_input_with_einval,
+            efsm_on_direct_send_is_returned_and_transport_lives,
+            efsm_on_buffered_message_is_fatal,
+            router_mandatory_unknown_peer_is_host_unreachable,
         );
     };
 }
