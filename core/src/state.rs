@@ -968,7 +968,8 @@ impl TransportState {
     }
 
     /// [`Wake::Deliverer`] came: before its next callback the deliverer lets
-    /// the state reorder what it holds. Flow callbacks now owed go first;
+    /// the state reorder what it holds. Flow callbacks now owed go next (after
+    /// older flow callbacks the batch still holds);
     /// events of a stopped monitor go; messages go back to the inbox if reading
     /// was paused, or are dropped if the transport is closing.
     pub fn review_deliveries(&mut self, batch: &mut Deliveries) {
@@ -978,8 +979,15 @@ impl TransportState {
         let Mode::Protocol(d) = &mut self.mode else {
             return;
         };
-        for flow in d.flows.drain(..).rev() {
-            batch.callbacks().push_front(flow_callback(flow));
+        // After the flow callbacks the batch already holds (they are older),
+        // before its events and messages.
+        let at = batch
+            .callbacks()
+            .iter()
+            .take_while(|cb| matches!(cb, Callback::PauseWriting | Callback::ResumeWriting))
+            .count();
+        for (i, flow) in d.flows.drain(..).enumerate() {
+            batch.callbacks().insert(at + i, flow_callback(flow));
         }
         if batch.events_epoch != epoch || closing {
             batch

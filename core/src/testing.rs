@@ -430,6 +430,11 @@ impl Harness {
         panic!("the driver never parked: livelock");
     }
 
+    /// Whether the driver holds a batch of callbacks it is delivering.
+    pub fn delivering(&self) -> bool {
+        matches!(self.driver, DriverAt::Delivering)
+    }
+
     /// Whether the driver ended.
     pub fn finished(&self) -> bool {
         matches!(self.driver, DriverAt::Finished)

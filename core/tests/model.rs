@@ -45,9 +45,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (1u8..8).prop_map(Op::PeerSends),
         4 => (1u8..8).prop_map(Op::PeerReads),
         6 => (0u16..300).prop_map(Op::Write),
-        1 => (proptest::option::of(0u16..600), proptest::option::of(0u16..300))
+        3 => (proptest::option::of(0u16..600), proptest::option::of(0u16..300))
             .prop_map(|(h, l)| Op::SetLimits(h, l)),
-        1 => any::<bool>().prop_map(Op::ProtocolBusy),
+        3 => any::<bool>().prop_map(Op::ProtocolBusy),
         1 => Just(Op::PauseReading),
         1 => Just(Op::ResumeReading),
         1 => Just(Op::Close),
@@ -57,6 +57,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::DisableMonitor),
         2 => Just(Op::MonitorEmits),
         6 => (1u8..20).prop_map(Op::Steps),
+        4 => Just(Op::Steps(1)),
         3 => Just(Op::Run),
         2 => (0u16..1500).prop_map(Op::Advance),
         1 => prop_oneof![Just(EAGAIN), Just(EINTR), Just(EFSM), Just(ETERM)].prop_map(Op::FailSend),
@@ -275,7 +276,7 @@ fn run(kind: SocketType, stream: bool, echo: bool, ops: Vec<Op>, gone: bool) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn protocol_transports_keep_every_law(

@@ -253,6 +253,24 @@ fn flow_callbacks_from_another_thread_during_a_batch_keep_their_order() {
     assert_eq!(msgs_seen(&h).len(), 5);
 }
 
+#[test]
+fn a_flow_callback_owed_mid_batch_goes_after_the_older_ones_it_holds() {
+    let mut h = Harness::new(SocketType::Push);
+    h.run();
+    h.call(|s| s.set_write_limits(Some(1), Some(0))).unwrap();
+    // The protocol is locked elsewhere: the pause is left to the driver...
+    h.protocol_busy = true;
+    h.write(sized(0, 2)).unwrap();
+    h.protocol_busy = false;
+    // ...which claims it and, before delivering it, hears of a resume.
+    while !h.delivering() {
+        h.step();
+    }
+    h.call(|s| s.set_write_limits(Some(100), None)).unwrap();
+    h.run();
+    assert_eq!(flows_seen(&h), vec![Seen::Pause, Seen::Resume]);
+}
+
 // ----- reading -----
 
 #[test]

@@ -14,10 +14,10 @@ use aiozmq_core::{
 
 use crate::asynch::AsyncRuntime;
 use crate::deliver::{lock, ProtocolCell};
-use crate::shared::Deliver;
 use crate::handle::Handle;
 use crate::runtime::{Async, Blocking, Runtime};
 use crate::setup::Setup;
+use crate::shared::Deliver;
 use crate::stream::ZmqStream;
 use crate::transport::Transport;
 
