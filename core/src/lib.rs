@@ -103,6 +103,7 @@ mod socket_type;
 mod state;
 mod stream;
 mod version;
+pub mod zap;
 
 pub use bytes::Bytes;
 
