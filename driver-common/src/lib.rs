@@ -16,6 +16,7 @@
 pub mod asynch;
 mod deliver;
 mod handle;
+pub mod security;
 mod setup;
 mod shared;
 pub mod sock;
