@@ -34,6 +34,7 @@ mod thread;
 mod transport;
 
 pub use aiozmq_core::*;
+pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
 pub use stream::{create_zmq_stream, StreamBuilder, ZmqStream};
 pub use transport::{create_zmq_connection, ConnectionBuilder, Transport};
 

@@ -32,6 +32,7 @@
 mod runtime;
 
 pub use aiozmq_core::*;
+pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
 pub use runtime::{set_spawner, Smol};
 
 aiozmq_driver_common::async_driver_api!(Smol);
