@@ -109,10 +109,12 @@ impl ZapHandler {
                         Err(zmq::Error::EAGAIN) => continue,
                         Err(e) => panic!("ZAP handler: {e}"),
                     };
+                    // Counted before the reply goes out, so a test that saw the
+                    // handshake's outcome sees the count too.
+                    requests.fetch_add(1, Ordering::SeqCst);
                     let reply = policy.handle(&frames).to_frames();
                     let reply: Vec<&[u8]> = reply.iter().map(|f| &f[..]).collect();
                     rep.send_multipart(reply, 0).unwrap();
-                    requests.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
@@ -124,7 +126,7 @@ impl ZapHandler {
     }
 
     fn requests(&self) -> usize {
-        self.requests.load(Ordering::Relaxed)
+        self.requests.load(Ordering::SeqCst)
     }
 }
 
