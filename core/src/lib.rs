@@ -144,6 +144,7 @@ mod stream;
 pub mod testing;
 mod version;
 mod write_buffer;
+pub mod zap;
 
 pub use bytes::Bytes;
 

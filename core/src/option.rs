@@ -214,7 +214,7 @@ options! {
     PLAIN_USERNAME = 45: Str;
     /// `ZMQ_PLAIN_PASSWORD`.
     PLAIN_PASSWORD = 46: Str;
-    /// `ZMQ_CURVE_SERVER` (needs libsodium, absent from this build).
+    /// `ZMQ_CURVE_SERVER` (needs libzmq with CURVE: `zmq_has("curve")`).
     CURVE_SERVER = 47: Int;
     /// `ZMQ_CURVE_PUBLICKEY`.
     CURVE_PUBLICKEY = 48: Bytes;

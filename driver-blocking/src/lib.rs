@@ -65,6 +65,11 @@ where
 pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
     common::stream(zmq_type)
 }
+pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
+
+/// A ZAP handler (pyzmq's `zmq.auth`): who may connect, by IP address,
+/// PLAIN user and password, or CURVE client key.
+pub type Authenticator = common::Authenticator<common::Blocking<IoThread>>;
 
 /// The linked libzmq's version, `(major, minor, patch)`.
 pub fn zmq_version() -> (i32, i32, i32) {

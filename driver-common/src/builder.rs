@@ -139,7 +139,7 @@ where
     /// Binds and connects first (on an error the socket is closed, the error
     /// returned, and the protocol sees no callback); then starts the driver
     /// and runs `connection_made`, before returning.
-    fn open_now(self) -> io::Result<Opened<R, P>> {
+    pub(crate) fn open_now(self) -> io::Result<Opened<R, P>> {
         R::check()?;
         let (wakeup, parker) = R::parker()?;
         let state = TransportState::new(self.setup.zmq_type);

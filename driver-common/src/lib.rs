@@ -17,16 +17,19 @@
 #![warn(missing_docs)]
 
 pub mod asynch;
+mod authenticator;
 mod builder;
 mod deliver;
 mod handle;
 mod runtime;
+pub mod security;
 mod setup;
 mod shared;
 pub mod sock;
 mod stream;
 mod transport;
 
+pub use authenticator::Authenticator;
 pub use builder::{connection, stream, Builder, Connection, Stream};
 pub use deliver::{lock, ProtocolCell};
 pub use handle::Handle;

@@ -36,6 +36,7 @@ pub use aiozmq_core::{
     SocketEvent, SocketType, VersionInfo, ZmqError, ZmqProtocol, ZmqTransport, CLOSE_LINGER_MS,
     DEFAULT_EVENTS_BACKLOG,
 };
+pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
 pub use runtime::Tokio;
 
 use aiozmq_driver_common as common;
@@ -64,6 +65,10 @@ where
 pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
     common::stream(zmq_type)
 }
+
+/// A ZAP handler (pyzmq's `zmq.auth`): who may connect, by IP address,
+/// PLAIN user and password, or CURVE client key.
+pub type Authenticator = common::Authenticator<common::Async<Tokio>>;
 
 /// The linked libzmq's version, `(major, minor, patch)`.
 pub fn zmq_version() -> (i32, i32, i32) {

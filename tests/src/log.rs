@@ -266,16 +266,22 @@ impl Log {
 }
 
 fn summary(evs: &[Ev]) -> Vec<String> {
-    evs.iter()
-        .map(|e| match e {
-            Ev::Msg(m) => format!(
-                "Msg({} frames, {} B)",
-                m.len(),
-                m.iter().map(|f| f.len()).sum::<usize>()
-            ),
-            other => format!("{other:?}"),
-        })
-        .take(50)
+    let msgs = evs.iter().filter(|e| matches!(e, Ev::Msg(_))).count();
+    let head =
+        (evs.len() > 50).then(|| format!("{} events, {msgs} messages; the first:", evs.len()));
+    head.into_iter()
+        .chain(
+            evs.iter()
+                .map(|e| match e {
+                    Ev::Msg(m) => format!(
+                        "Msg({} frames, {} B)",
+                        m.len(),
+                        m.iter().map(|f| f.len()).sum::<usize>()
+                    ),
+                    other => format!("{other:?}"),
+                })
+                .take(50),
+        )
         .collect()
 }
 

@@ -125,21 +125,32 @@ async fn optional<R: AsyncRuntime>(fd: Option<&R::Fd>) {
     }
 }
 
-/// Runs the transport until it is done.
-pub(crate) async fn drive<R: AsyncRuntime>(
+/// The driver's future: runs the transport until it is done. The guard is
+/// made here, outside the future's body, so that a future dropped before
+/// its first poll (its runtime dropped at once) still tears down.
+pub(crate) fn drive<R: AsyncRuntime>(
     shared: Arc<Shared>,
     protocol: Option<Arc<dyn Deliver>>,
     signal: Arc<Signal>,
     main: R::Fd,
-) {
-    let id = shared.id();
-    tracing::debug!(transport = id, kind = %shared.socket_type(), "driver started");
-    let mut regs = Registrations::<R> {
+) -> impl Future<Output = ()> + Send + 'static {
+    let regs = Registrations::<R> {
         shared: shared.clone(),
         main: Some(main),
         monitor: None,
         finished: false,
     };
+    run::<R>(shared, protocol, signal, regs)
+}
+
+async fn run<R: AsyncRuntime>(
+    shared: Arc<Shared>,
+    protocol: Option<Arc<dyn Deliver>>,
+    signal: Arc<Signal>,
+    mut regs: Registrations<R>,
+) {
+    let id = shared.id();
+    tracing::debug!(transport = id, kind = %shared.socket_type(), "driver started");
     let mut batch = Deliveries::new();
     shared.begin_turn(Woke::default());
     loop {

@@ -1,11 +1,11 @@
-//! PUB/SUB on smol: one publisher, two subscribers with different prefixes,
-//! subscribe and unsubscribe, and filtering that holds.
+//! PUB/SUB on plain threads: one publisher, two subscribers with different
+//! prefixes, subscribe and unsubscribe, and filtering that holds.
 //!
 //! The PUB (protocol API) binds on tcp loopback and publishes two-frame
 //! messages `[topic, body]` on the topics `weather`, `sports` and `news`.
 //! Subscriber A (protocol API) subscribes to `weather`; subscriber B (stream
-//! API, `create_zmq_stream`) to `sports`. Later A unsubscribes from `weather`
-//! and subscribes to `news`.
+//! API, `create_zmq_stream`, read with `read_timeout`) to `sports`. Later A
+//! unsubscribes from `weather` and subscribes to `news`.
 //!
 //! Subscriptions travel to the publisher asynchronously, so each phase first
 //! publishes warm-up rounds until every subscriber has heard one (a bounded
@@ -14,18 +14,16 @@
 //! each subscriber got exactly its topics, all [`N`] of them, in order.
 //! Exits non-zero on a lost, misfiltered or late message.
 //!
-//! `cargo run --release -p aiozmq-smol --example pubsub`
+//! `cargo run --release -p aiozmq-blocking --example blocking_pubsub`
 
-use std::future::Future;
 use std::io;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use aiozmq_smol::{
+use aiozmq_blocking::{
     create_zmq_connection, create_zmq_stream, Bytes, Multipart, OptValue, SockOpt, SocketType,
     Transport, ZmqProtocol, ZmqStream, ZmqTransport,
 };
-use smol::channel::{self, Receiver, Sender};
-use smol::Timer;
 
 /// Messages per topic in each checked batch.
 const N: usize = 1_000;
@@ -45,11 +43,11 @@ impl ZmqProtocol<Transport> for Publisher {
     fn msg_received(&mut self, _msg: Multipart) {}
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
-        let _ = self.lost.try_send(exc);
+        let _ = self.lost.send(exc);
     }
 }
 
-/// Subscriber A forwards what it hears, and its end, to the main task.
+/// Subscriber A forwards what it hears, and its end, to the main thread.
 struct Subscriber {
     heard: Sender<Multipart>,
     lost: Sender<Option<io::Error>>,
@@ -57,11 +55,11 @@ struct Subscriber {
 
 impl ZmqProtocol<Transport> for Subscriber {
     fn msg_received(&mut self, msg: Multipart) {
-        let _ = self.heard.try_send(msg);
+        let _ = self.heard.send(msg);
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
-        let _ = self.lost.try_send(exc);
+        let _ = self.lost.send(exc);
     }
 }
 
@@ -73,36 +71,23 @@ enum Source {
 
 impl Source {
     /// The next message within `wait`, `Ok(None)` if none came.
-    async fn next_within(&mut self, wait: Duration) -> io::Result<Option<Multipart>> {
-        let msg = match self {
-            Source::Channel(rx) => {
-                let got = async { Some(rx.recv().await) };
-                match smol::future::or(got, timer(wait)).await {
-                    Some(Ok(msg)) => Ok(msg),
-                    Some(Err(_)) => Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "subscriber channel closed",
-                    )),
-                    None => return Ok(None),
-                }
-            }
-            // read() is cancel-safe: losing the race to the timer loses nothing.
-            Source::Stream(stream) => {
-                let got = async { Some(stream.read().await) };
-                match smol::future::or(got, timer(wait)).await {
-                    Some(read) => read,
-                    None => return Ok(None),
-                }
-            }
-        };
-        msg.map(Some)
+    fn next_within(&mut self, wait: Duration) -> io::Result<Option<Multipart>> {
+        match self {
+            Source::Channel(rx) => match rx.recv_timeout(wait) {
+                Ok(msg) => Ok(Some(msg)),
+                Err(RecvTimeoutError::Timeout) => Ok(None),
+                Err(RecvTimeoutError::Disconnected) => Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "subscriber channel closed",
+                )),
+            },
+            Source::Stream(stream) => match stream.read_timeout(wait) {
+                Ok(msg) => Ok(Some(msg)),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
     }
-}
-
-/// `None` after `wait`: the losing side of a race.
-async fn timer<T>(wait: Duration) -> Option<T> {
-    Timer::after(wait).await;
-    None
 }
 
 /// One subscriber under test: its name, its messages, the topics it may hear now.
@@ -114,8 +99,8 @@ struct Sub {
 
 impl Sub {
     /// The next message within `wait`, after checking it passed the filter.
-    async fn next(&mut self, wait: Duration) -> io::Result<Option<(String, String)>> {
-        let Some(msg) = self.source.next_within(wait).await? else {
+    fn next(&mut self, wait: Duration) -> io::Result<Option<(String, String)>> {
+        let Some(msg) = self.source.next_within(wait)? else {
             return Ok(None);
         };
         let (topic, body) = match &msg[..] {
@@ -136,8 +121,8 @@ impl Sub {
 
     /// Reads until `topic` arrives tagged `phase`, waiting at most `wait`;
     /// earlier messages of allowed topics are skipped. Whether it arrived.
-    async fn heard(&mut self, topic: &str, phase: &str, wait: Duration) -> io::Result<bool> {
-        while let Some((t, body)) = self.next(wait).await? {
+    fn heard(&mut self, topic: &str, phase: &str, wait: Duration) -> io::Result<bool> {
+        while let Some((t, body)) = self.next(wait)? {
             if t == topic && body.starts_with(phase) {
                 return Ok(true);
             }
@@ -145,12 +130,12 @@ impl Sub {
         Ok(false)
     }
 
-    /// Reads the batch `phase` of `topic`: messages 0..N in order, skipping
-    /// warm-up leftovers. Any other topic outside `allowed` is an error.
-    async fn expect_batch(&mut self, topic: &str, phase: &str) -> io::Result<()> {
+    /// Reads the batch `phase` of `topic`: messages #0..N in order, skipping
+    /// warm-up leftovers. Any topic outside `allowed` is an error.
+    fn expect_batch(&mut self, topic: &str, phase: &str) -> io::Result<()> {
         let mut next = 0;
         while next < N {
-            let Some((t, body)) = self.next(TIMEOUT).await? else {
+            let Some((t, body)) = self.next(TIMEOUT)? else {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("{}: got {next} of {N} {topic:?} in {phase}", self.name),
@@ -186,7 +171,7 @@ fn publish(publisher: &Transport, topic: &str, body: String) -> io::Result<()> {
 
 /// Publishes warm-up rounds of `topics` until each `(sub, topic)` in `wait_for`
 /// has heard its topic, at most [`MAX_ROUNDS`]. Returns the rounds it took.
-async fn warm_up(
+fn warm_up(
     publisher: &Transport,
     phase: &str,
     topics: &[&str],
@@ -199,7 +184,7 @@ async fn warm_up(
         }
         for ((sub, topic), done) in wait_for.iter_mut().zip(&mut done) {
             if !*done {
-                *done = sub.heard(topic, phase, ROUND_WAIT).await?;
+                *done = sub.heard(topic, phase, ROUND_WAIT)?;
             }
         }
         if done.iter().all(|d| *d) {
@@ -212,27 +197,19 @@ async fn warm_up(
     ))
 }
 
-/// Runs `fut` for at most [`TIMEOUT`].
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> io::Result<T> {
-    smol::future::or(async { Ok(fut.await) }, async {
-        Timer::after(TIMEOUT).await;
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("{what}: nothing within {TIMEOUT:?}"),
-        ))
-    })
-    .await
-}
-
 /// Waits for a protocol's `connection_lost` and checks it was clean.
-async fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
-    match within(who, lost.recv()).await? {
+fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
+    match lost.recv_timeout(TIMEOUT) {
         Ok(None) => {
             println!("{who}: connection lost (clean close)");
             Ok(())
         }
         Ok(Some(e)) => Err(io::Error::new(e.kind(), format!("{who} lost: {e}"))),
-        Err(_) => Err(io::Error::new(
+        Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{who}: no connection_lost within {TIMEOUT:?}"),
+        )),
+        Err(RecvTimeoutError::Disconnected) => Err(io::Error::new(
             io::ErrorKind::BrokenPipe,
             format!("{who}: gone without connection_lost"),
         )),
@@ -240,14 +217,9 @@ async fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result
 }
 
 fn main() -> io::Result<()> {
-    smol::block_on(run())
-}
-
-async fn run() -> io::Result<()> {
-    let (pub_lost_tx, pub_lost) = channel::unbounded();
-    let (publisher, _) = create_zmq_connection(|| Publisher { lost: pub_lost_tx }, SocketType::Pub)
-        .open()
-        .await?;
+    let (pub_lost_tx, pub_lost) = mpsc::channel();
+    let (publisher, _) =
+        create_zmq_connection(|| Publisher { lost: pub_lost_tx }, SocketType::Pub).open()?;
     // A PUB drops what a subscriber's queue (SNDHWM, default 1000) cannot
     // hold, and each batch is published before it is read: make room. libzmq
     // gives a listener's connections the options set before `bind`, so set
@@ -257,8 +229,8 @@ async fn run() -> io::Result<()> {
     println!("PUB bound to {endpoint}");
 
     // Subscriber A: protocol API.
-    let (heard_tx, heard) = channel::unbounded();
-    let (a_lost_tx, a_lost) = channel::unbounded();
+    let (heard_tx, heard) = mpsc::channel();
+    let (a_lost_tx, a_lost) = mpsc::channel();
     let (sub_a, _) = create_zmq_connection(
         || Subscriber {
             heard: heard_tx,
@@ -267,8 +239,7 @@ async fn run() -> io::Result<()> {
         SocketType::Sub,
     )
     .connect(&endpoint)
-    .open()
-    .await?;
+    .open()?;
     sub_a.subscribe("weather")?;
     println!(
         "A (protocol API) subscriptions: {:?}",
@@ -278,8 +249,7 @@ async fn run() -> io::Result<()> {
     // Subscriber B: stream API.
     let stream = create_zmq_stream(SocketType::Sub)
         .connect(&endpoint)
-        .open()
-        .await?;
+        .open()?;
     stream.transport().subscribe("sports")?;
     println!(
         "B (stream API)   subscriptions: {:?}",
@@ -304,16 +274,15 @@ async fn run() -> io::Result<()> {
         "phase1",
         &all,
         &mut [(&mut a, "weather"), (&mut b, "sports")],
-    )
-    .await?;
+    )?;
     println!("phase1: subscriptions in effect after {rounds} warm-up round(s)");
     for i in 0..N {
         for topic in all {
             publish(&publisher, topic, format!("phase1 #{i}"))?;
         }
     }
-    a.expect_batch("weather", "phase1").await?;
-    b.expect_batch("sports", "phase1").await?;
+    a.expect_batch("weather", "phase1")?;
+    b.expect_batch("sports", "phase1")?;
 
     // Phase 2: A swaps weather for news. Until the change reaches the PUB, A
     // may still hear weather; from its first news on, never again.
@@ -324,7 +293,7 @@ async fn run() -> io::Result<()> {
         sub_a.subscriptions()?
     );
     a.allowed = vec!["weather", "news"];
-    let rounds = warm_up(&publisher, "phase2", &all, &mut [(&mut a, "news")]).await?;
+    let rounds = warm_up(&publisher, "phase2", &all, &mut [(&mut a, "news")])?;
     a.allowed = vec!["news"];
     println!("phase2: A's change in effect after {rounds} warm-up round(s)");
     for i in 0..N {
@@ -332,18 +301,18 @@ async fn run() -> io::Result<()> {
             publish(&publisher, topic, format!("phase2 #{i}"))?;
         }
     }
-    a.expect_batch("news", "phase2").await?;
-    b.expect_batch("sports", "phase2").await?;
+    a.expect_batch("news", "phase2")?;
+    b.expect_batch("sports", "phase2")?;
     println!("filtering held: A never heard sports, B never heard weather or news");
 
     // Close everything and wait for each end.
     sub_a.close();
-    await_lost("A", &a_lost).await?;
+    await_lost("A", &a_lost)?;
     if let Source::Stream(stream) = &mut b.source {
         stream.close();
         // After close, read() gives what was queued, then ConnectionAborted.
         loop {
-            match within("B's end of stream", stream.read()).await? {
+            match stream.read_timeout(TIMEOUT) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => break,
                 Err(e) => return Err(e),
@@ -352,6 +321,6 @@ async fn run() -> io::Result<()> {
         println!("B: stream closed (at_closing = {})", stream.at_closing());
     }
     publisher.close();
-    await_lost("PUB", &pub_lost).await?;
+    await_lost("PUB", &pub_lost)?;
     Ok(())
 }

@@ -1,21 +1,22 @@
-//! DEALER/ROUTER echo with the protocol API on plain threads, over tcp loopback.
+//! DEALER/ROUTER echo with the protocol API on smol, over tcp loopback.
 //!
 //! A ROUTER server echoes every message back to the DEALER that sent it; the
 //! client sends N pings one at a time, waits (at most 5 s) for each echo,
 //! checks it, and prints the mean round-trip time. Both sides then close and
-//! the example waits for each `connection_lost`. No async runtime: each
-//! transport has its own I/O thread and `open()` returns once it runs.
-//! Exits non-zero on a wrong, missing or late echo.
+//! the example waits for each `connection_lost`. Exits non-zero on a wrong,
+//! missing or late echo.
 //!
-//! `cargo run --release -p aiozmq-blocking --example echo`
+//! `cargo run --release -p aiozmq-smol --example smol_echo`
 
+use std::future::Future;
 use std::io;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use aiozmq_blocking::{
+use aiozmq_smol::{
     create_zmq_connection, Bytes, Multipart, SocketType, Transport, ZmqProtocol, ZmqTransport,
 };
+use smol::channel::{self, Receiver, Sender};
+use smol::Timer;
 
 /// Round trips to make.
 const N: usize = 10_000;
@@ -43,11 +44,11 @@ impl ZmqProtocol<Transport> for EchoServer {
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
-        let _ = self.lost.send(exc);
+        let _ = self.lost.try_send(exc);
     }
 }
 
-/// The client forwards replies, and its end, to the main thread.
+/// The client forwards replies, and its end, to the main task.
 struct Client {
     replies: Sender<Multipart>,
     lost: Sender<Option<io::Error>>,
@@ -55,30 +56,36 @@ struct Client {
 
 impl ZmqProtocol<Transport> for Client {
     fn msg_received(&mut self, msg: Multipart) {
-        let _ = self.replies.send(msg);
+        let _ = self.replies.try_send(msg);
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
-        let _ = self.lost.send(exc);
+        let _ = self.lost.try_send(exc);
     }
 }
 
-/// The next item of `rx` within [`TIMEOUT`].
-fn recv<T>(what: &str, rx: &Receiver<T>) -> io::Result<T> {
-    rx.recv_timeout(TIMEOUT).map_err(|e| match e {
-        RecvTimeoutError::Timeout => io::Error::new(
+/// Runs `fut` for at most [`TIMEOUT`]; `TimedOut` (naming `what`) past it.
+async fn within<T>(what: &str, fut: impl Future<Output = T>) -> io::Result<T> {
+    smol::future::or(async { Ok(fut.await) }, async {
+        Timer::after(TIMEOUT).await;
+        Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!("{what}: nothing within {TIMEOUT:?}"),
-        ),
-        RecvTimeoutError::Disconnected => {
-            io::Error::new(io::ErrorKind::BrokenPipe, format!("{what}: channel closed"))
-        }
+        ))
     })
+    .await
+}
+
+/// The next item of `rx` within [`TIMEOUT`].
+async fn recv<T>(what: &str, rx: &Receiver<T>) -> io::Result<T> {
+    within(what, rx.recv())
+        .await?
+        .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, format!("{what}: channel closed")))
 }
 
 /// Waits for `connection_lost` and reports how it went.
-fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
-    match recv(&format!("{who} connection_lost"), lost)? {
+async fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
+    match recv(&format!("{who} connection_lost"), lost).await? {
         None => {
             println!("{who}: connection lost (clean close)");
             Ok(())
@@ -88,7 +95,11 @@ fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
 }
 
 fn main() -> io::Result<()> {
-    let (server_lost_tx, server_lost) = mpsc::channel();
+    smol::block_on(run())
+}
+
+async fn run() -> io::Result<()> {
+    let (server_lost_tx, server_lost) = channel::unbounded();
     let (server, _) = create_zmq_connection(
         || EchoServer {
             transport: None,
@@ -97,7 +108,8 @@ fn main() -> io::Result<()> {
         SocketType::Router,
     )
     .bind("tcp://127.0.0.1:*")
-    .open()?;
+    .open()
+    .await?;
     let endpoint = server
         .bindings()
         .into_iter()
@@ -105,8 +117,8 @@ fn main() -> io::Result<()> {
         .ok_or_else(|| io::Error::other("the server has no binding"))?;
     println!("server: ROUTER bound to {endpoint}");
 
-    let (replies_tx, replies) = mpsc::channel();
-    let (client_lost_tx, client_lost) = mpsc::channel();
+    let (replies_tx, replies) = channel::unbounded();
+    let (client_lost_tx, client_lost) = channel::unbounded();
     let (client, _) = create_zmq_connection(
         || Client {
             replies: replies_tx,
@@ -115,14 +127,15 @@ fn main() -> io::Result<()> {
         SocketType::Dealer,
     )
     .connect(&endpoint)
-    .open()?;
+    .open()
+    .await?;
     println!("client: DEALER connected to {endpoint}");
 
     let start = Instant::now();
     for i in 0..N {
         let ping = format!("ping {i}");
         client.write(Multipart::from_iter([Bytes::from(ping.clone())]))?;
-        let reply = recv(&format!("echo of {ping:?}"), &replies)?;
+        let reply = recv(&format!("echo of {ping:?}"), &replies).await?;
         if reply.len() != 1 || reply[0] != ping.as_bytes() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -138,8 +151,8 @@ fn main() -> io::Result<()> {
     );
 
     client.close();
-    await_lost("client", &client_lost)?;
+    await_lost("client", &client_lost).await?;
     server.close();
-    await_lost("server", &server_lost)?;
+    await_lost("server", &server_lost).await?;
     Ok(())
 }

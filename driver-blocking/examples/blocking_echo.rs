@@ -1,22 +1,21 @@
-//! DEALER/ROUTER echo with the protocol API on smol, over tcp loopback.
+//! DEALER/ROUTER echo with the protocol API on plain threads, over tcp loopback.
 //!
 //! A ROUTER server echoes every message back to the DEALER that sent it; the
 //! client sends N pings one at a time, waits (at most 5 s) for each echo,
 //! checks it, and prints the mean round-trip time. Both sides then close and
-//! the example waits for each `connection_lost`. Exits non-zero on a wrong,
-//! missing or late echo.
+//! the example waits for each `connection_lost`. No async runtime: each
+//! transport has its own I/O thread and `open()` returns once it runs.
+//! Exits non-zero on a wrong, missing or late echo.
 //!
-//! `cargo run --release -p aiozmq-smol --example echo`
+//! `cargo run --release -p aiozmq-blocking --example blocking_echo`
 
-use std::future::Future;
 use std::io;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use aiozmq_smol::{
+use aiozmq_blocking::{
     create_zmq_connection, Bytes, Multipart, SocketType, Transport, ZmqProtocol, ZmqTransport,
 };
-use smol::channel::{self, Receiver, Sender};
-use smol::Timer;
 
 /// Round trips to make.
 const N: usize = 10_000;
@@ -44,11 +43,11 @@ impl ZmqProtocol<Transport> for EchoServer {
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
-        let _ = self.lost.try_send(exc);
+        let _ = self.lost.send(exc);
     }
 }
 
-/// The client forwards replies, and its end, to the main task.
+/// The client forwards replies, and its end, to the main thread.
 struct Client {
     replies: Sender<Multipart>,
     lost: Sender<Option<io::Error>>,
@@ -56,36 +55,30 @@ struct Client {
 
 impl ZmqProtocol<Transport> for Client {
     fn msg_received(&mut self, msg: Multipart) {
-        let _ = self.replies.try_send(msg);
+        let _ = self.replies.send(msg);
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
-        let _ = self.lost.try_send(exc);
+        let _ = self.lost.send(exc);
     }
 }
 
-/// Runs `fut` for at most [`TIMEOUT`]; `TimedOut` (naming `what`) past it.
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> io::Result<T> {
-    smol::future::or(async { Ok(fut.await) }, async {
-        Timer::after(TIMEOUT).await;
-        Err(io::Error::new(
+/// The next item of `rx` within [`TIMEOUT`].
+fn recv<T>(what: &str, rx: &Receiver<T>) -> io::Result<T> {
+    rx.recv_timeout(TIMEOUT).map_err(|e| match e {
+        RecvTimeoutError::Timeout => io::Error::new(
             io::ErrorKind::TimedOut,
             format!("{what}: nothing within {TIMEOUT:?}"),
-        ))
+        ),
+        RecvTimeoutError::Disconnected => {
+            io::Error::new(io::ErrorKind::BrokenPipe, format!("{what}: channel closed"))
+        }
     })
-    .await
-}
-
-/// The next item of `rx` within [`TIMEOUT`].
-async fn recv<T>(what: &str, rx: &Receiver<T>) -> io::Result<T> {
-    within(what, rx.recv())
-        .await?
-        .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, format!("{what}: channel closed")))
 }
 
 /// Waits for `connection_lost` and reports how it went.
-async fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
-    match recv(&format!("{who} connection_lost"), lost).await? {
+fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
+    match recv(&format!("{who} connection_lost"), lost)? {
         None => {
             println!("{who}: connection lost (clean close)");
             Ok(())
@@ -95,11 +88,7 @@ async fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result
 }
 
 fn main() -> io::Result<()> {
-    smol::block_on(run())
-}
-
-async fn run() -> io::Result<()> {
-    let (server_lost_tx, server_lost) = channel::unbounded();
+    let (server_lost_tx, server_lost) = mpsc::channel();
     let (server, _) = create_zmq_connection(
         || EchoServer {
             transport: None,
@@ -108,8 +97,7 @@ async fn run() -> io::Result<()> {
         SocketType::Router,
     )
     .bind("tcp://127.0.0.1:*")
-    .open()
-    .await?;
+    .open()?;
     let endpoint = server
         .bindings()
         .into_iter()
@@ -117,8 +105,8 @@ async fn run() -> io::Result<()> {
         .ok_or_else(|| io::Error::other("the server has no binding"))?;
     println!("server: ROUTER bound to {endpoint}");
 
-    let (replies_tx, replies) = channel::unbounded();
-    let (client_lost_tx, client_lost) = channel::unbounded();
+    let (replies_tx, replies) = mpsc::channel();
+    let (client_lost_tx, client_lost) = mpsc::channel();
     let (client, _) = create_zmq_connection(
         || Client {
             replies: replies_tx,
@@ -127,15 +115,14 @@ async fn run() -> io::Result<()> {
         SocketType::Dealer,
     )
     .connect(&endpoint)
-    .open()
-    .await?;
+    .open()?;
     println!("client: DEALER connected to {endpoint}");
 
     let start = Instant::now();
     for i in 0..N {
         let ping = format!("ping {i}");
         client.write(Multipart::from_iter([Bytes::from(ping.clone())]))?;
-        let reply = recv(&format!("echo of {ping:?}"), &replies).await?;
+        let reply = recv(&format!("echo of {ping:?}"), &replies)?;
         if reply.len() != 1 || reply[0] != ping.as_bytes() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -151,8 +138,8 @@ async fn run() -> io::Result<()> {
     );
 
     client.close();
-    await_lost("client", &client_lost).await?;
+    await_lost("client", &client_lost)?;
     server.close();
-    await_lost("server", &server_lost).await?;
+    await_lost("server", &server_lost)?;
     Ok(())
 }
