@@ -320,9 +320,9 @@ impl Work {
             .filter(|&l| match self {
                 // inproc is a libzmq-internal transport: raw, ours, and the
                 // pure-Rust peers that have their own (zeromq has none).
-                Work::Push {
-                    tr: Tr::Inproc, ..
-                } => matches!(l, Lib::Raw | Lib::Ours(..) | Lib::Omq(_) | Lib::Rzmq),
+                Work::Push { tr: Tr::Inproc, .. } => {
+                    matches!(l, Lib::Raw | Lib::Ours(..) | Lib::Omq(_) | Lib::Rzmq)
+                }
                 // async_zmq has no flow control to show beyond libzmq's.
                 Work::Burst => l != Lib::AsyncZmq,
                 // One runtime's worth of sockets: the blocking driver's thread

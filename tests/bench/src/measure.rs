@@ -150,6 +150,15 @@ pub fn raise_fd_limit() -> u64 {
     0
 }
 
+/// " (N fds open, limit L)", for the errors of the scale cases.
+pub fn fd_usage() -> String {
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    // SAFETY: getrlimit only writes the struct it is given.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    format!(" ({open} fds open, limit {})", lim.rlim_cur)
+}
+
 /// Wall clock and CPU from the go signal.
 pub struct Clock {
     t0: Instant,

@@ -169,7 +169,12 @@ mod tests {
     #[test]
     fn rows_take_medians_and_keep_failures() {
         let o = |count: u64, secs: f64| Ok(Outcome::new(count, secs, secs / 2.0));
-        let results = vec![o(100, 1.0), Err("FAILED: boom".to_string()), o(100, 0.5), o(100, 0.25)];
+        let results = vec![
+            o(100, 1.0),
+            Err("FAILED: boom".to_string()),
+            o(100, 0.5),
+            o(100, 0.25),
+        ];
         let r = Row::new(Work::PubSub, Lib::Raw, &results);
         assert_eq!(r.ok, 3);
         assert_eq!(r.failures, ["FAILED: boom"]);

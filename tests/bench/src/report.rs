@@ -254,9 +254,7 @@ pub fn print_targets(rows: &[Row]) -> bool {
     };
     targets.push((
         "protocol API, inproc 16 B: ≥ 0.90× raw on every driver".into(),
-        ours(Api::Proto)
-            .map(|l| at_least(inproc16, l, 0.90))
-            .into(),
+        ours(Api::Proto).map(|l| at_least(inproc16, l, 0.90)).into(),
     ));
     let mut t4: Vec<Line> = Vec::new();
     for size in [1024, 65536] {
@@ -265,7 +263,13 @@ pub fn print_targets(rows: &[Row]) -> bool {
         }
     }
     for &l in &all_ours {
-        t4.push(cpu_line(get(tcp(65536), l), get(tcp(65536), Lib::Raw), l, 1.0, true));
+        t4.push(cpu_line(
+            get(tcp(65536), l),
+            get(tcp(65536), Lib::Raw),
+            l,
+            1.0,
+            true,
+        ));
     }
     targets.push((
         "tcp 1 KiB and 64 KiB: ≥ 1.0× raw on every driver and API; 64 KiB CPU per message below raw's".into(),

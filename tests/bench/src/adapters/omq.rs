@@ -97,7 +97,9 @@ impl SockLib for Omq {
     async fn connect(&self, kind: Kind, ep: &str, opts: Opts) -> Result<OmqSock, String> {
         let s = self.open(kind, opts);
         if kind == Kind::Sub {
-            s.subscribe(aiozmq_core::Bytes::new()).await.ctx("subscribe")?;
+            s.subscribe(aiozmq_core::Bytes::new())
+                .await
+                .ctx("subscribe")?;
         }
         s.connect(ep).await.ctx("connect")?;
         Ok(OmqSock { s, last: None })

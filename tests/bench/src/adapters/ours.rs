@@ -190,7 +190,12 @@ macro_rules! async_driver {
                 Ok((StreamSock { s, last: None }, addr))
             }
 
-            async fn connect(&self, kind: Kind, ep: &str, opts: Opts) -> Result<Self::Sock, String> {
+            async fn connect(
+                &self,
+                kind: Kind,
+                ep: &str,
+                opts: Opts,
+            ) -> Result<Self::Sock, String> {
                 let mut b = $krate::create_zmq_stream(socket_type(kind));
                 if let Some(c) = self.ctxs.get(opts.group) {
                     b = b.context(c);

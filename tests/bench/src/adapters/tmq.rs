@@ -85,9 +85,18 @@ impl Sock for TmqSock {
 
     async fn recv(&mut self) -> Result<Got, String> {
         match self {
-            TmqSock::Pull(s) => s.next().await.map_or_else(ended, |m| Ok(got(&m.ctx("recv")?))),
-            TmqSock::Sub(s) => s.next().await.map_or_else(ended, |m| Ok(got(&m.ctx("recv")?))),
-            TmqSock::Dealer(s) => s.next().await.map_or_else(ended, |m| Ok(got(&m.ctx("recv")?))),
+            TmqSock::Pull(s) => s
+                .next()
+                .await
+                .map_or_else(ended, |m| Ok(got(&m.ctx("recv")?))),
+            TmqSock::Sub(s) => s
+                .next()
+                .await
+                .map_or_else(ended, |m| Ok(got(&m.ctx("recv")?))),
+            TmqSock::Dealer(s) => s
+                .next()
+                .await
+                .map_or_else(ended, |m| Ok(got(&m.ctx("recv")?))),
             TmqSock::Router(s, last) => {
                 let m = s.next().await.ok_or("the stream ended")?.ctx("recv")?;
                 let g = got(&m);
@@ -143,7 +152,11 @@ impl Tmq {
             Kind::Push => TmqSock::Push(build!(tmq::push(&ctx))),
             Kind::Pull => TmqSock::Pull(build!(tmq::pull(&ctx))),
             Kind::Pub => TmqSock::Pub(build!(tmq::publish(&ctx))),
-            Kind::Sub => TmqSock::Sub(build!(tmq::subscribe(&ctx)).subscribe(b"").ctx("subscribe")?),
+            Kind::Sub => TmqSock::Sub(
+                build!(tmq::subscribe(&ctx))
+                    .subscribe(b"")
+                    .ctx("subscribe")?,
+            ),
             Kind::Dealer => TmqSock::Dealer(build!(tmq::dealer(&ctx))),
             Kind::Router => TmqSock::Router(build!(tmq::router(&ctx)), None),
             Kind::Req => TmqSock::ReqRep(Some(build!(tmq::request(&ctx))), None, None),

@@ -25,6 +25,21 @@ pub const WARM_ROUND_TRIPS: u64 = 200;
 pub const STALL: Duration = Duration::from_secs(20);
 /// A writer whose count has not moved this long has stopped (burst case).
 pub const STOPPED_AFTER: Duration = Duration::from_millis(300);
+/// Opening the pairs of a scale case may take this long in all.
+pub const SETUP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Fails once a scale case's setup, started at `t0`, has taken too long.
+pub fn check_setup(t0: Instant, opened: usize, pairs: usize) -> Result<(), String> {
+    if t0.elapsed() > SETUP_LIMIT {
+        return Err(format!(
+            "setup too slow: only {opened} of {pairs} pairs opened in {} s{}",
+            SETUP_LIMIT.as_secs(),
+            crate::measure::fd_usage()
+        ));
+    }
+    Ok(())
+}
+
 /// Messages a DEALER keeps in flight in the scale cases.
 pub const WINDOW: u64 = 100;
 
@@ -224,10 +239,10 @@ impl ScaleShared {
             rt.sleep(Duration::from_millis(1)).await;
             if t0.elapsed() > STALL * 3 {
                 return Err(format!(
-                    "hang: {} of {} pairs {what}, {} echoes",
+                    "hang: {} of {} pairs {what}{}",
                     c.load(Ordering::Acquire),
                     self.pairs,
-                    self.echoes.load(Ordering::Acquire)
+                    crate::measure::fd_usage()
                 ));
             }
         }

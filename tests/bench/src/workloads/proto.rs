@@ -10,19 +10,24 @@ use aiozmq_core::{Bytes, Multipart, ZmqProtocol, ZmqTransport};
 use tokio::sync::oneshot;
 
 use super::{
-    burst_outcome, echo_failed, publish, wait_stopped, Publisher, ScaleShared, SubStats,
-    DATA_MSG, END_MSG, STALL, WARM_MSG, WARM_ROUND_TRIPS, WINDOW,
+    burst_outcome, echo_failed, publish, wait_stopped, Publisher, ScaleShared, SubStats, DATA_MSG,
+    END_MSG, STALL, WARM_MSG, WARM_ROUND_TRIPS, WINDOW,
 };
 use crate::adapters::ours::{one, ProtoDriver};
 use crate::adapters::{Ep, Kind, Opts};
 use crate::catalog::{Scale, Tr, Work, SUBS};
 use crate::measure::{
-    check_count, raise_fd_limit, reset_peak_rss, rss_mib, Clock, Ctx, Outcome,
+    check_count, fd_usage, raise_fd_limit, reset_peak_rss, rss_mib, Clock, Ctx, Outcome,
 };
 use crate::rt::{timeout, Rt};
 
 /// Runs `work` with driver `d` on `rt`.
-pub async fn run<R: Rt, D: ProtoDriver>(rt: R, d: D, work: Work, n: u64) -> Result<Outcome, String> {
+pub async fn run<R: Rt, D: ProtoDriver>(
+    rt: R,
+    d: D,
+    work: Work,
+    n: u64,
+) -> Result<Outcome, String> {
     let d = Arc::new(d);
     match work {
         Work::Push { tr, size } => push(rt, d, tr, size, n).await,
@@ -103,7 +108,10 @@ struct Counter {
 }
 
 impl Counter {
-    fn new(size: usize, target: u64) -> (Counter, oneshot::Receiver<()>, oneshot::Receiver<Instant>) {
+    fn new(
+        size: usize,
+        target: u64,
+    ) -> (Counter, oneshot::Receiver<()>, oneshot::Receiver<Instant>) {
         let (wt, wr) = oneshot::channel();
         let (dt, dr) = oneshot::channel();
         let c = Counter {
@@ -181,11 +189,15 @@ async fn push<R: Rt, D: ProtoDriver>(
     n: u64,
 ) -> Result<Outcome, String> {
     let (counter, warm, done) = Counter::new(size, n);
-    let (pull, counter) = d.open(Kind::Pull, Opts::default(), None, move || counter).await?;
+    let (pull, counter) = d
+        .open(Kind::Pull, Opts::default(), None, move || counter)
+        .await?;
     let ep = pull.bind(&Ep::fresh(tr).zmq()).ctx("bind")?;
     let flow = Arc::new(Flow::default());
     let f2 = flow.clone();
-    let (push, _) = d.open(Kind::Push, Opts::default(), Some(ep), move || Writer(f2)).await?;
+    let (push, _) = d
+        .open(Kind::Push, Opts::default(), Some(ep), move || Writer(f2))
+        .await?;
     push.write(one(&Bytes::from_static(b"w"))).ctx("write")?;
     timeout(&rt, STALL, warm)
         .await
@@ -211,10 +223,14 @@ async fn push<R: Rt, D: ProtoDriver>(
 
 /// B: REQ/REP; the REP echoes from `msg_received`.
 async fn reqrep<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, n: u64) -> Result<Outcome, String> {
-    let (rep, _) = d.open(Kind::Rep, Opts::default(), None, || Echo(None)).await?;
+    let (rep, _) = d
+        .open(Kind::Rep, Opts::default(), None, || Echo(None))
+        .await?;
     let ep = rep.bind(&Ep::Tcp.zmq()).ctx("bind")?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (req, _) = d.open(Kind::Req, Opts::default(), Some(ep), move || Forward(tx)).await?;
+    let (req, _) = d
+        .open(Kind::Req, Opts::default(), Some(ep), move || Forward(tx))
+        .await?;
     let done = Arc::new(AtomicU64::new(0));
     let d2 = done.clone();
     let client = rt.spawn(async move {
@@ -260,7 +276,9 @@ struct ProtoPublisher<T> {
 
 impl<T: ZmqTransport> Publisher for ProtoPublisher<T> {
     async fn mark(&mut self, end: bool) -> Result<(), String> {
-        self.t.write(one(&self.marks[usize::from(end)])).ctx("write")
+        self.t
+            .write(one(&self.marks[usize::from(end)]))
+            .ctx("write")
     }
 
     async fn data(&mut self) -> Result<(), String> {
@@ -286,7 +304,9 @@ async fn pubsub<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, n: u64) -> Result<Outco
     let mut subs = Vec::new();
     for i in 0..SUBS {
         let st = stats.clone();
-        let (s, _) = d.open(Kind::Sub, o, None, move || SubCounter(st, i)).await?;
+        let (s, _) = d
+            .open(Kind::Sub, o, None, move || SubCounter(st, i))
+            .await?;
         s.subscribe(b"").ctx("subscribe")?;
         s.connect(&ep).ctx("connect")?;
         subs.push(s);
@@ -353,7 +373,12 @@ impl<T: ZmqTransport> ZmqProtocol<T> for ScaleDealer<T> {
 }
 
 /// D: DEALER↔ROUTER pairs; the ROUTERs echo from `msg_received`.
-async fn scale<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, s: Scale, m: u64) -> Result<Outcome, String> {
+async fn scale<R: Rt, D: ProtoDriver>(
+    rt: R,
+    d: Arc<D>,
+    s: Scale,
+    m: u64,
+) -> Result<Outcome, String> {
     raise_fd_limit();
     let base = rss_mib();
     let pairs = s.pairs();
@@ -361,13 +386,18 @@ async fn scale<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, s: Scale, m: u64) -> Res
     let data = Bytes::from_static(&[b'x'; 16]);
     let mut routers = Vec::with_capacity(pairs);
     let mut dealers = Vec::with_capacity(pairs);
+    let setup = Instant::now();
     for i in 0..pairs {
+        super::check_setup(setup, i, pairs)?;
         let o = Opts {
             group: i,
             ..Opts::default()
         };
-        let at = |e: String| format!("pair {} of {pairs}: {e}", i + 1);
-        let (r, _) = d.open(Kind::Router, o, None, || Echo(None)).await.map_err(at)?;
+        let at = |e: String| format!("pair {} of {pairs}: {e}{}", i + 1, fd_usage());
+        let (r, _) = d
+            .open(Kind::Router, o, None, || Echo(None))
+            .await
+            .map_err(at)?;
         let ep = r.bind(&Ep::fresh(s.tr()).zmq()).ctx("bind").map_err(at)?;
         let (sh, p) = (shared.clone(), data.clone());
         let (dt, dp) = d
@@ -399,7 +429,12 @@ async fn scale<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, s: Scale, m: u64) -> Res
     }
     shared.wait(&rt, "done", &shared.done).await?;
     let bad: u64 = dealers.iter().map(|(_, dp)| dp.lock().unwrap().bad).sum();
-    check_count("scale", shared.echoes.load(Ordering::Acquire), m * pairs as u64, bad)?;
+    check_count(
+        "scale",
+        shared.echoes.load(Ordering::Acquire),
+        m * pairs as u64,
+        bad,
+    )?;
     shared.outcome(&clock, base, m)
 }
 
@@ -407,12 +442,16 @@ async fn scale<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, s: Scale, m: u64) -> Res
 /// `pause_writing`; then it is resumed and counts every message.
 async fn burst<R: Rt, D: ProtoDriver>(rt: R, d: Arc<D>, n: u64) -> Result<Outcome, String> {
     let (counter, _warm, done) = Counter::new(1024, n);
-    let (pull, counter) = d.open(Kind::Pull, Opts::default(), None, move || counter).await?;
+    let (pull, counter) = d
+        .open(Kind::Pull, Opts::default(), None, move || counter)
+        .await?;
     pull.pause_reading().ctx("pause_reading")?;
     let ep = pull.bind(&Ep::Tcp.zmq()).ctx("bind")?;
     let flow = Arc::new(Flow::default());
     let f2 = flow.clone();
-    let (push, _) = d.open(Kind::Push, Opts::default(), Some(ep), move || Writer(f2)).await?;
+    let (push, _) = d
+        .open(Kind::Push, Opts::default(), Some(ep), move || Writer(f2))
+        .await?;
     let written = Arc::new(AtomicU64::new(0));
     let base = rss_mib();
     reset_peak_rss();

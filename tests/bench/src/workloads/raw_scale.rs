@@ -13,7 +13,9 @@ use super::{STALL, WINDOW};
 use crate::adapters::raw::{apply, last_endpoint, zmq_kind, RaisedContext, POLL};
 use crate::adapters::{Ep, Kind, Opts};
 use crate::catalog::Scale;
-use crate::measure::{check_count, peak_rss_mib, raise_fd_limit, rss_mib, Clock, Ctx, Outcome};
+use crate::measure::{
+    check_count, fd_usage, peak_rss_mib, raise_fd_limit, rss_mib, Clock, Ctx, Outcome,
+};
 
 /// Where the sockets come from.
 enum Contexts {
@@ -48,8 +50,10 @@ pub fn run(s: Scale, m: u64) -> Result<Outcome, String> {
     };
     let mut routers = Vec::with_capacity(pairs);
     let mut dealers = Vec::with_capacity(pairs);
+    let setup = Instant::now();
     for i in 0..pairs {
-        let at = |e: String| format!("pair {} of {pairs}: {e}", i + 1);
+        super::check_setup(setup, i, pairs)?;
+        let at = |e: String| format!("pair {} of {pairs}: {e}{}", i + 1, fd_usage());
         let r = ctxs.socket(Kind::Router, i).map_err(at)?;
         r.bind(&Ep::fresh(s.tr()).zmq()).ctx("bind").map_err(at)?;
         let ep = last_endpoint(&r).map_err(at)?;
@@ -139,8 +143,9 @@ fn drive(
         if zmq::poll(&mut items, POLL.as_millis() as i64).ctx("poll")? == 0 {
             if progress.elapsed() > STALL || stop.load(Ordering::Acquire) {
                 return Err(format!(
-                    "stalled: {warm} pairs warm, {total} of {} echoes",
-                    m * pairs as u64
+                    "stalled: {warm} pairs warm, {total} of {} echoes{}",
+                    m * pairs as u64,
+                    fd_usage()
                 ));
             }
             continue;

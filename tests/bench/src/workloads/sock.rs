@@ -11,7 +11,9 @@ use super::{
 };
 use crate::adapters::{Ep, Kind, Opts, Sock, SockLib};
 use crate::catalog::{Scale, Tr, Work, SUBS};
-use crate::measure::{check_count, raise_fd_limit, reset_peak_rss, rss_mib, Clock, Outcome};
+use crate::measure::{
+    check_count, fd_usage, raise_fd_limit, reset_peak_rss, rss_mib, Clock, Outcome,
+};
 use crate::rt::{timeout, Rt};
 
 /// Runs `work` with `lib` on `rt`. `ours`: the writer of the burst case must
@@ -197,12 +199,7 @@ impl<S: Sock> Publisher for SockPublisher<S> {
 
 /// D: DEALER↔ROUTER pairs on one runtime; each DEALER keeps a window of 16 B
 /// messages in flight until `m` echoes have come back.
-async fn scale<R: Rt, L: SockLib>(
-    rt: R,
-    lib: Arc<L>,
-    s: Scale,
-    m: u64,
-) -> Result<Outcome, String> {
+async fn scale<R: Rt, L: SockLib>(rt: R, lib: Arc<L>, s: Scale, m: u64) -> Result<Outcome, String> {
     raise_fd_limit();
     let base = rss_mib();
     let pairs = s.pairs();
@@ -210,14 +207,24 @@ async fn scale<R: Rt, L: SockLib>(
     let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::with_capacity(pairs);
     let mut servers = Vec::with_capacity(pairs);
+    let setup = Instant::now();
     for i in 0..pairs {
+        super::check_setup(setup, i, pairs)?;
         let o = Opts {
             group: i,
             ..Opts::default()
         };
-        let at = |e: String| format!("pair {} of {pairs}: {e}", i + 1);
-        let (mut r, addr) = lib.bind(Kind::Router, &Ep::fresh(s.tr()), o).await.map_err(at)?;
-        let mut d = lib.connect(Kind::Dealer, &addr, o).await.map_err(at)?;
+        let at = |e: String| format!("pair {} of {pairs}: {e}{}", i + 1, fd_usage());
+        let (mut r, addr) = timeout(&rt, STALL, lib.bind(Kind::Router, &Ep::fresh(s.tr()), o))
+            .await
+            .ok_or_else(|| "bind hung".to_string())
+            .and_then(|r| r)
+            .map_err(at)?;
+        let mut d = timeout(&rt, STALL, lib.connect(Kind::Dealer, &addr, o))
+            .await
+            .ok_or_else(|| "connect hung".to_string())
+            .and_then(|r| r)
+            .map_err(at)?;
         servers.push(rt.spawn(async move {
             while r.recv().await.is_ok() {
                 if r.echo().await.is_err() {
