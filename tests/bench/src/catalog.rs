@@ -328,8 +328,9 @@ impl Work {
                 // One runtime's worth of sockets: the blocking driver's thread
                 // per transport is not made for thousands of them.
                 Work::Scale(s) => {
-                    !matches!(l, Lib::Ours(Drv::Blocking, _))
-                        && !(s.tr() == Tr::Inproc && l == Lib::Zeromq)
+                    let blocking = matches!(l, Lib::Ours(Drv::Blocking, _));
+                    let no_inproc = s.tr() == Tr::Inproc && l == Lib::Zeromq;
+                    !blocking && !no_inproc
                 }
                 _ => true,
             })

@@ -26,7 +26,7 @@ fn fmt_num(v: f64, digits: usize) -> String {
     }
 }
 
-fn raw_of<'a>(rows: &'a [Row], work: Work) -> Option<&'a Row> {
+fn raw_of(rows: &[Row], work: Work) -> Option<&Row> {
     rows.iter()
         .find(|r| r.work == work && r.lib == Lib::Raw && r.ok > 0)
 }

@@ -99,10 +99,8 @@ impl Rt for Smol {
         Box::pin(smol::spawn(f))
     }
 
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
-        async move {
-            async_io::Timer::after(d).await;
-        }
+    async fn sleep(&self, d: Duration) {
+        async_io::Timer::after(d).await;
     }
 
     fn block_on<F: Future>(&self, f: F) -> F::Output {
@@ -127,10 +125,8 @@ impl Rt for Threads {
         Box::pin(async move { rx.await.expect("a task's thread panicked") })
     }
 
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
-        async move {
-            async_io::Timer::after(d).await;
-        }
+    async fn sleep(&self, d: Duration) {
+        async_io::Timer::after(d).await;
     }
 
     fn block_on<F: Future>(&self, f: F) -> F::Output {
