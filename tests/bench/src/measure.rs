@@ -152,7 +152,9 @@ pub fn raise_fd_limit() -> u64 {
 
 /// " (N fds open, limit L)", for the errors of the scale cases.
 pub fn fd_usage() -> String {
-    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    // With every fd in use, even the listing cannot be opened.
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map_or_else(|e| format!("? ({e})"), |d| d.count().to_string());
     // SAFETY: getrlimit only writes the struct it is given.
     let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
