@@ -315,7 +315,8 @@ impl Handle {
                 stopped?;
             }
             let endpoint = format!("inproc://aiozmq-monitor-{id}-{}", plan.id.0);
-            let started = sock::start_monitor(main_socket(inner)?, &context, &endpoint, mask)
+            let new_pair = || context.socket(aiozmq_core::SocketType::Pair);
+            let started = sock::start_monitor(main_socket(inner)?, new_pair, &endpoint, mask)
                 .and_then(|pair| Ok((sock::fd(&pair)?, pair)));
             inner.state.handle_monitor_started(plan.id, started.is_ok());
             let (fd, pair) = started?;

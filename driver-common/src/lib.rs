@@ -19,6 +19,7 @@
 pub mod asynch;
 mod authenticator;
 mod builder;
+mod context;
 mod deliver;
 mod handle;
 mod runtime;
@@ -31,10 +32,11 @@ mod transport;
 
 pub use authenticator::Authenticator;
 pub use builder::{connection, stream, Builder, Connection, Stream};
+pub use context::{default_max_sockets, default_socket, Ctx};
 pub use deliver::{lock, ProtocolCell};
 pub use handle::Handle;
 pub use runtime::{Async, Blocking, Runtime};
-pub use setup::{default_context, Setup};
+pub use setup::Setup;
 pub use shared::{Deliver, Inner, Shared, Turn, Wakeup, Woke};
 pub use stream::ZmqStream;
 pub use transport::Transport;

@@ -1,19 +1,13 @@
 //! Opening a transport: socket, binds and connects, before any callback.
 
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aiozmq_core::{error, OptValue, SockOpt, SocketType, TransportState};
 
+use crate::context::Ctx;
 use crate::shared::{Shared, Wakeup};
 use crate::sock;
-
-/// The process-wide default context, as aiozmq shares `zmq.Context.instance()`.
-/// It lives in a static and is never terminated, so closing never blocks on it.
-pub fn default_context() -> &'static zmq::Context {
-    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
-    CONTEXT.get_or_init(zmq::Context::new)
-}
 
 /// What a builder collected: `.bind`, `.connect`, `.zmq_sock`, `.context`.
 pub struct Setup {
@@ -25,7 +19,8 @@ pub struct Setup {
     pub connects: Vec<String>,
     /// A pre-made socket to use instead of a new one.
     pub sock: Option<zmq::Socket>,
-    /// The context for a new socket (default: [`default_context`]).
+    /// The context for a new socket (default: the process-wide one, see
+    /// [`default_socket`](crate::default_socket)).
     pub context: Option<zmq::Context>,
     /// Options set before any bind or connect (libzmq applies most options
     /// only to connections made after them).
@@ -54,12 +49,10 @@ impl Setup {
         wakeup: Box<dyn Wakeup>,
     ) -> io::Result<Arc<Shared>> {
         let custom = self.sock.is_some() || self.context.is_some();
-        let context = self.context.unwrap_or_else(|| default_context().clone());
+        let context = self.context.map_or(Ctx::Default, Ctx::User);
         let mut socket = match self.sock {
             Some(s) => s,
-            None => context
-                .socket(sock::zmq_type(self.zmq_type))
-                .map_err(sock::to_io)?,
+            None => context.socket(self.zmq_type)?,
         };
         let result = (|| {
             let actual = sock::socket_type(&mut socket)?;

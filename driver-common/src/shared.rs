@@ -13,6 +13,7 @@ use aiozmq_core::{
     error, Deliveries, MonitorId, Output, Park, Sock, SocketType, TransportState, Wake,
 };
 
+use crate::context::Ctx;
 use crate::sock;
 
 /// A protocol the driver can deliver to, with its type erased so the
@@ -221,7 +222,7 @@ pub struct Shared {
     id: usize,
     socket_type: SocketType,
     fd: RawFd,
-    context: Option<zmq::Context>,
+    context: Option<Ctx>,
     close_elsewhere: bool,
 }
 
@@ -232,7 +233,7 @@ impl Shared {
         state: TransportState,
         socket: zmq::Socket,
         fd: RawFd,
-        context: zmq::Context,
+        context: Ctx,
         close_elsewhere: bool,
         wakeup: Box<dyn Wakeup>,
     ) -> Shared {
@@ -285,7 +286,7 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn context(&self) -> io::Result<&zmq::Context> {
+    pub(crate) fn context(&self) -> io::Result<&Ctx> {
         self.context
             .as_ref()
             .ok_or_else(|| error::not_connected("the transport is gone"))
@@ -514,7 +515,7 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         // A user's context may terminate here: not on an async worker.
-        if let Some(context) = self.context.take() {
+        if let Some(Ctx::User(context)) = self.context.take() {
             if self.close_elsewhere {
                 let _ = std::thread::Builder::new()
                     .name("aiozmq-close".into())

@@ -190,23 +190,23 @@ pub fn stop_monitor(socket: &mut zmq::Socket) -> io::Result<()> {
 /// monitor is stopped again: a monitor without a reader would block libzmq.
 pub fn start_monitor(
     socket: &mut zmq::Socket,
-    context: &zmq::Context,
+    new_pair: impl FnOnce() -> io::Result<zmq::Socket>,
     endpoint: &str,
     mask: u16,
 ) -> io::Result<zmq::Socket> {
     retry(|| socket.monitor(endpoint, i32::from(mask))).map_err(to_io)?;
     let pair = (|| {
-        let pair = context.socket(zmq::PAIR)?;
-        pair.set_rcvhwm(0)?;
-        pair.set_linger(0)?;
-        retry(|| pair.connect(endpoint))?;
+        let pair = new_pair()?;
+        pair.set_rcvhwm(0).map_err(to_io)?;
+        pair.set_linger(0).map_err(to_io)?;
+        retry(|| pair.connect(endpoint)).map_err(to_io)?;
         Ok(pair)
     })();
-    pair.map_err(|e: zmq::Error| {
+    pair.map_err(|e: io::Error| {
         if let Err(stop) = stop_monitor(socket) {
             tracing::error!("stopping a monitor without a reader failed: {stop}");
         }
-        to_io(e)
+        e
     })
 }
 

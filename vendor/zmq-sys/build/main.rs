@@ -5,6 +5,8 @@
 // its bundled source and, through its `links = "sodium"` metadata
 // (`cargo:include=` / `cargo:lib=`), tells this script where the headers and
 // the static library are: DEP_SODIUM_INCLUDE and DEP_SODIUM_LIB.
+// Two smaller changes, marked "aiozmq-rs:" below: libzmq's compiler warnings
+// are silenced, and Linux builds signal through eventfd.
 
 use std::env;
 
@@ -31,9 +33,19 @@ pub fn configure() {
     // we link against `libsodium` to enable `ZMQ_CURVE`.
     // aiozmq-rs: libzmq's own compiler warnings are not ours to act on, and
     // cargo shows a path dependency's warnings on every build: silence them.
+    // aiozmq-rs: on Linux, a socket's mailbox signals through one eventfd
+    // instead of a socketpair (two fds), as libzmq's own CMake build does:
+    // zeromq-src defines no ZMQ_HAVE_EVENTFD, which halves the sockets a
+    // process can hold before RLIMIT_NOFILE.
+    let linux = env::var("CARGO_CFG_TARGET_OS").map_or(false, |os| os == "linux");
+    let extra = if linux {
+        " -DZMQ_HAVE_EVENTFD=1 -DZMQ_HAVE_EVENTFD_CLOEXEC=1"
+    } else {
+        ""
+    };
     for var in ["CFLAGS", "CXXFLAGS"] {
         let flags = env::var(var).unwrap_or_default();
-        env::set_var(var, format!("{} -w", flags));
+        env::set_var(var, format!("{} -w{}", flags, extra));
     }
 
     zeromq_src::Build::new()
