@@ -93,7 +93,7 @@ impl Handle {
             let Inner { state, socket, .. } = inner;
             let mut action = state.write(&msg)?;
             if action == WriteAction::SendNow {
-                let socket = socket.as_ref().ok_or_else(closed)?;
+                let socket = socket.as_mut().ok_or_else(closed)?;
                 action = state.handle_direct_send(sock::send(socket, &msg))?;
             }
             if action == WriteAction::Enqueue {

@@ -73,7 +73,7 @@ pub struct Inner {
     pub state: TransportState,
     pub(crate) socket: Option<zmq::Socket>,
     pub(crate) pipes: Vec<(MonitorId, zmq::Socket, RawFd)>,
-    pub(crate) scratch: zmq::Message,
+    pub(crate) recv_buf: sock::RecvBuf,
     pub(crate) waiters: Waiters,
     warned_malformed: bool,
     /// Sockets of the user's context close on another thread (its last
@@ -243,7 +243,7 @@ impl Shared {
                 state,
                 socket: Some(socket),
                 pipes: Vec::new(),
-                scratch: zmq::Message::new(),
+                recv_buf: sock::RecvBuf::default(),
                 waiters: Waiters::default(),
                 warned_malformed: false,
                 close_elsewhere,
@@ -367,12 +367,12 @@ impl Shared {
                 state,
                 socket,
                 pipes,
-                scratch,
+                recv_buf,
                 ..
             } = inner;
             match state.poll_output() {
                 Output::Send(msg) => {
-                    let result = match socket.as_ref() {
+                    let result = match socket.as_mut() {
                         Some(s) => sock::send(s, msg),
                         None => aiozmq_core::SendResult::Refused(error::ETERM),
                     };
@@ -380,7 +380,7 @@ impl Shared {
                 }
                 Output::Recv(s) => {
                     let result = match pick(socket, pipes, s) {
-                        Some(socket) => sock::recv(socket, scratch),
+                        Some(socket) => sock::recv(socket, recv_buf),
                         None => Err(error::ETERM),
                     };
                     state.handle_recv(s, result);

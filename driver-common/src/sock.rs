@@ -7,14 +7,24 @@ use std::io;
 use std::mem::size_of;
 use std::net::ToSocketAddrs;
 
+use bytes::BytesMut;
+
 use aiozmq_core::error::{self, from_errno, EPROTO};
 use aiozmq_core::option::MAX_OPTION_BYTES;
 use aiozmq_core::{Bytes, Multipart, OptKind, OptValue, SendResult, SockOpt};
 
-/// Frames up to this size are copied out of libzmq's message (one small
-/// allocation) so the scratch message is reused; larger ones are handed over
-/// whole, without copying.
+/// Frames below this size are copied out of libzmq's message into the
+/// receive arena, so the scratch message is reused; larger ones are handed
+/// over whole, without copying.
 const COPY_BELOW: usize = 512;
+
+/// Frames from this size are sent without copying: libzmq keeps a clone of
+/// the `Bytes` alive until its I/O thread has written it. Below it, a copy
+/// costs less than the two allocations zero-copy takes.
+const ZERO_COPY_FROM: usize = 8 * 1024;
+
+/// Bytes of one receive arena chunk.
+const ARENA_CHUNK: usize = 32 * 1024;
 
 /// Runs a libzmq call again while a signal interrupts it.
 fn retry<T>(mut call: impl FnMut() -> Result<T, zmq::Error>) -> Result<T, zmq::Error> {
@@ -27,19 +37,79 @@ fn retry<T>(mut call: impl FnMut() -> Result<T, zmq::Error>) -> Result<T, zmq::E
 }
 
 /// Sends every frame of `msg` with `DONTWAIT`.
-pub fn send(socket: &zmq::Socket, msg: &Multipart) -> SendResult {
+pub fn send(socket: &mut zmq::Socket, msg: &Multipart) -> SendResult {
     let last = msg.len().saturating_sub(1);
     for (i, frame) in msg.iter().enumerate() {
         let flags = zmq::DONTWAIT | if i < last { zmq::SNDMORE } else { 0 };
-        if let Err(e) = retry(|| socket.send(&frame[..], flags)) {
+        let sent = if frame.len() >= ZERO_COPY_FROM {
+            send_zero_copy(socket, frame, flags)
+        } else {
+            retry(|| socket.send(&frame[..], flags)).map_err(|e| e.to_raw())
+        };
+        if let Err(errno) = sent {
             return if i == 0 {
-                SendResult::Refused(e.to_raw())
+                SendResult::Refused(errno)
             } else {
-                SendResult::Broken(e.to_raw())
+                SendResult::Broken(errno)
             };
         }
     }
     SendResult::Sent
+}
+
+/// libzmq's free function for a zero-copy frame: drops the `Bytes` clone
+/// that kept the data alive (called once, on libzmq's I/O thread or ours).
+unsafe extern "C" fn release_frame(_data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the `Box<Bytes>` leaked by `send_zero_copy`, and
+    // libzmq calls this exactly once per message.
+    drop(unsafe { Box::from_raw(hint.cast::<Bytes>()) });
+}
+
+/// Sends one frame by reference: libzmq owns a clone of `frame` instead of a
+/// copy of its bytes.
+fn send_zero_copy(socket: &mut zmq::Socket, frame: &Bytes, flags: i32) -> Result<(), i32> {
+    let owner = Box::into_raw(Box::new(frame.clone()));
+    // SAFETY: `owner` is a valid, leaked Box; the Bytes' data stays put while
+    // the Box lives (Bytes never moves its data).
+    let (data, len) = unsafe {
+        (
+            (*owner).as_ptr().cast_mut().cast::<c_void>(),
+            (*owner).len(),
+        )
+    };
+    let mut msg = std::mem::MaybeUninit::<zmq_sys::zmq_msg_t>::uninit();
+    // SAFETY: `msg` is writable storage for a zmq_msg_t; `data` is valid for
+    // `len` bytes until `release_frame(owner)` runs, which libzmq calls when
+    // it is done with them (libzmq never writes through `data`).
+    let rc = unsafe {
+        zmq_sys::zmq_msg_init_data(
+            msg.as_mut_ptr(),
+            data,
+            len,
+            Some(release_frame),
+            owner.cast::<c_void>(),
+        )
+    };
+    if rc == -1 {
+        // SAFETY: libzmq did not take `owner` (init failed): we still own it.
+        drop(unsafe { Box::from_raw(owner) });
+        return Err(last_errno());
+    }
+    let raw = socket.as_mut_ptr();
+    loop {
+        // SAFETY: `msg` was initialised above; `raw` is a live socket owned
+        // by the caller's `&mut`. On success libzmq owns the message.
+        if unsafe { zmq_sys::zmq_msg_send(msg.as_mut_ptr(), raw, flags) } != -1 {
+            return Ok(());
+        }
+        let errno = last_errno();
+        if errno != error::EINTR {
+            // SAFETY: a failed send leaves the message ours; closing it calls
+            // `release_frame` once.
+            unsafe { zmq_sys::zmq_msg_close(msg.as_mut_ptr()) };
+            return Err(errno);
+        }
+    }
 }
 
 /// A received libzmq message that a `Bytes` owns without copying.
@@ -51,25 +121,52 @@ impl AsRef<[u8]> for Owned {
     }
 }
 
-fn take_frame(scratch: &mut zmq::Message) -> Bytes {
-    if scratch.len() < COPY_BELOW {
-        Bytes::copy_from_slice(scratch)
-    } else {
-        Bytes::from_owner(Owned(std::mem::replace(scratch, zmq::Message::new())))
+/// Where received frames are taken from libzmq: one reusable message for
+/// libzmq to fill, and an arena that small frames are copied into, so a small
+/// frame costs a copy and a reference count, not an allocation. A frame the
+/// user keeps holds its chunk (at most [`ARENA_CHUNK`] bytes) alive.
+pub struct RecvBuf {
+    scratch: zmq::Message,
+    arena: BytesMut,
+}
+
+impl Default for RecvBuf {
+    fn default() -> RecvBuf {
+        RecvBuf {
+            scratch: zmq::Message::new(),
+            arena: BytesMut::new(),
+        }
+    }
+}
+
+impl RecvBuf {
+    fn take_frame(&mut self) -> Bytes {
+        let len = self.scratch.len();
+        if len >= COPY_BELOW {
+            return Bytes::from_owner(Owned(std::mem::replace(
+                &mut self.scratch,
+                zmq::Message::new(),
+            )));
+        }
+        if self.arena.capacity() < len {
+            self.arena = BytesMut::with_capacity(ARENA_CHUNK);
+        }
+        self.arena.extend_from_slice(&self.scratch);
+        self.arena.split().freeze()
     }
 }
 
 /// Receives one whole multipart message with `DONTWAIT`, or libzmq's errno.
-pub fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message) -> Result<Multipart, i32> {
+pub fn recv(socket: &zmq::Socket, buf: &mut RecvBuf) -> Result<Multipart, i32> {
     let mut msg = Multipart::new();
     loop {
-        if let Err(e) = retry(|| socket.recv(scratch, zmq::DONTWAIT)) {
+        if let Err(e) = retry(|| socket.recv(&mut buf.scratch, zmq::DONTWAIT)) {
             // libzmq delivers a message whole: failing between its frames
             // means the socket cannot be trusted.
             return Err(if msg.is_empty() { e.to_raw() } else { EPROTO });
         }
-        let more = scratch.get_more();
-        msg.push(take_frame(scratch));
+        let more = buf.scratch.get_more();
+        msg.push(buf.take_frame());
         if !more {
             return Ok(msg);
         }
@@ -282,6 +379,88 @@ pub fn zmq_type(t: aiozmq_core::SocketType) -> zmq::SocketType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn pair(name: &str) -> (zmq::Socket, zmq::Socket) {
+        let ctx = zmq::Context::new();
+        let a = ctx.socket(zmq::PAIR).unwrap();
+        let b = ctx.socket(zmq::PAIR).unwrap();
+        a.bind(name).unwrap();
+        b.connect(name).unwrap();
+        (a, b)
+    }
+
+    fn recv_blocking(socket: &zmq::Socket, buf: &mut RecvBuf) -> Multipart {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match recv(socket, buf) {
+                Ok(m) => return m,
+                Err(e) if error::is_would_block(e) && Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(e) => panic!("recv: {}", from_errno(e)),
+            }
+        }
+    }
+
+    /// Marks when libzmq has let go of a zero-copy frame.
+    struct Tracked(Vec<u8>, Arc<AtomicBool>);
+
+    impl AsRef<[u8]> for Tracked {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn large_frames_go_by_reference_and_are_released() {
+        let (mut a, b) = pair("inproc://zero-copy");
+        let released = Arc::new(AtomicBool::new(false));
+        let data: Vec<u8> = (0..64 * 1024).map(|i| i as u8).collect();
+        let frame = Bytes::from_owner(Tracked(data.clone(), released.clone()));
+        let msg: Multipart = [Bytes::from_static(b"head"), frame].into_iter().collect();
+        assert!(matches!(send(&mut a, &msg), SendResult::Sent));
+        drop(msg);
+        assert!(!released.load(Ordering::SeqCst), "libzmq still holds it");
+        let mut buf = RecvBuf::default();
+        let got = recv_blocking(&b, &mut buf);
+        assert_eq!(got.len(), 2);
+        assert_eq!(&got[0][..], b"head");
+        assert_eq!(&got[1][..], &data[..]);
+        drop(got);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !released.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the frame was never released");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn small_frames_share_an_arena_and_stay_intact() {
+        let (mut a, b) = pair("inproc://arena");
+        let mut buf = RecvBuf::default();
+        let mut kept = Vec::new();
+        // More than one chunk's worth, of every small size.
+        for i in 0..4000usize {
+            let body = vec![(i % 251) as u8; i % COPY_BELOW];
+            let msg: Multipart = [Bytes::from(body)].into_iter().collect();
+            assert!(matches!(send(&mut a, &msg), SendResult::Sent));
+            kept.push(recv_blocking(&b, &mut buf));
+        }
+        for (i, m) in kept.iter().enumerate() {
+            assert_eq!(m.len(), 1);
+            assert_eq!(m[0].len(), i % COPY_BELOW, "frame {i}");
+            assert!(m[0].iter().all(|&x| x == (i % 251) as u8), "frame {i}");
+        }
+    }
 
     #[test]
     fn tcp_hosts_resolve_to_libzmqs_spelling() {
