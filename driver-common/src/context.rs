@@ -86,12 +86,8 @@ fn default_raw() -> Option<&'static RawContext> {
 /// socket of your own that talks to a transport over `inproc://` (inproc
 /// peers must share a context).
 pub fn default_socket(zmq_type: SocketType) -> io::Result<zmq::Socket> {
-    let ctx = default_raw().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::Other,
-            "libzmq could not create the default context",
-        )
-    })?;
+    let ctx = default_raw()
+        .ok_or_else(|| io::Error::other("libzmq could not create the default context"))?;
     // SAFETY: `ctx.0` is a live context (never terminated); the type number
     // is libzmq's own (`SocketType::as_raw`).
     let raw = unsafe { zmq_sys::zmq_socket(ctx.0, zmq_type.as_raw()) };

@@ -299,11 +299,10 @@ pub fn start_monitor(
         retry(|| pair.connect(endpoint)).map_err(to_io)?;
         Ok(pair)
     })();
-    pair.map_err(|e: io::Error| {
+    pair.inspect_err(|_| {
         if let Err(stop) = stop_monitor(socket) {
             tracing::error!("stopping a monitor without a reader failed: {stop}");
         }
-        e
     })
 }
 
