@@ -66,6 +66,7 @@ pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
     common::stream(zmq_type)
 }
 pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
+pub use aiozmq_driver_common::{default_max_sockets, default_socket};
 
 /// A ZAP handler (pyzmq's `zmq.auth`): who may connect, by IP address,
 /// PLAIN user and password, or CURVE client key.

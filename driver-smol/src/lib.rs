@@ -37,6 +37,7 @@ pub use aiozmq_core::{
     DEFAULT_EVENTS_BACKLOG,
 };
 pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
+pub use aiozmq_driver_common::{default_max_sockets, default_socket};
 pub use runtime::{set_spawner, Smol};
 
 use aiozmq_driver_common as common;
