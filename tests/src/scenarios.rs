@@ -17,9 +17,10 @@ mod issue9;
 pub use issue9::*;
 pub mod security;
 pub use security::{
-    curve_allowed_key_delivers_encrypted, curve_any_admits_any_key,
-    curve_key_not_allowed_is_refused, curve_wrong_server_key_never_connects, null_zap_allow_admits,
-    null_zap_deny_refuses, plain_admits_right_password_refuses_others,
+    authenticator_stop_restores_libzmq_rules, curve_allowed_key_delivers_encrypted,
+    curve_any_admits_any_key, curve_key_not_allowed_is_refused,
+    curve_wrong_server_key_never_connects, null_zap_allow_admits, null_zap_deny_refuses,
+    plain_admits_right_password_refuses_others,
 };
 
 /// Generates one `#[test]` per scenario for a driver: `conformance!(tokio_mt, Tokio::multi_thread());`
@@ -94,6 +95,7 @@ macro_rules! conformance {
             curve_wrong_server_key_never_connects,
             null_zap_deny_refuses,
             null_zap_allow_admits,
+            authenticator_stop_restores_libzmq_rules,
         );
     };
 }

@@ -332,6 +332,29 @@ pub fn null_zap_allow_admits<D: Driver>(d: &D) {
     assert_eq!(status, ZAP_REFUSED);
 }
 
+/// `stop()` unbinds the handler: libzmq's own rules apply again, and for a
+/// NULL server with a ZAP domain but no handler that is "admit".
+pub fn authenticator_stop_restores_libzmq_rules<D: Driver>(d: &D) {
+    let s = Secured::new(d);
+    let domain = format!("null-stop-{}", d.name());
+    s.auth.deny(&["127.0.0.1"]);
+    s.assert_refused(
+        d,
+        null_server_opts(&domain),
+        Vec::new(),
+        event::HANDSHAKE_FAILED_AUTH,
+        "denied address",
+    );
+    s.auth.stop();
+    s.auth.stop(); // idempotent
+    s.assert_admitted(
+        d,
+        null_server_opts(&domain),
+        Vec::new(),
+        "no handler after stop",
+    );
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
