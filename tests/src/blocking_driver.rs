@@ -53,6 +53,7 @@ impl TestStream for BlockingStream {
 
 impl Driver for Blocking {
     type T = drv::Transport;
+    type A = drv::Authenticator;
     type S = BlockingStream;
 
     fn name(&self) -> &'static str {
@@ -82,5 +83,9 @@ impl Driver for Blocking {
 
     fn with_socket(&self, t: &drv::Transport, f: &mut dyn FnMut(&zmq::Socket)) -> io::Result<()> {
         t.with_zmq_socket(|s| f(s))
+    }
+
+    fn start_authenticator(&self, context: zmq::Context) -> io::Result<drv::Authenticator> {
+        drv::Authenticator::start_in(context)
     }
 }

@@ -149,12 +149,60 @@ pub trait TestStream: Send {
     fn enable_monitor(&self, events: Option<u16>) -> io::Result<()>;
 }
 
+/// A driver's `Authenticator`, as the suite sees it (the same calls with
+/// concrete argument types, so scenarios can name it through [`Driver`]).
+pub trait TestAuth: Send {
+    /// `allow()`.
+    fn allow(&self, addresses: &[&str]);
+    /// `deny()`.
+    fn deny(&self, addresses: &[&str]);
+    /// `configure_plain()`.
+    fn configure_plain(&self, domain: &str, passwords: &[(&str, &str)]);
+    /// `configure_curve()`.
+    fn configure_curve(&self, domain: &str, allowed_public_keys: &[&str]);
+    /// `configure_curve_any()`.
+    fn configure_curve_any(&self, domain: &str);
+    /// `stop()`.
+    fn stop(&self);
+}
+
+impl<R: aiozmq_driver_common::Runtime> TestAuth for aiozmq_driver_common::Authenticator<R> {
+    fn allow(&self, addresses: &[&str]) {
+        aiozmq_driver_common::Authenticator::allow(self, addresses.iter().copied());
+    }
+    fn deny(&self, addresses: &[&str]) {
+        aiozmq_driver_common::Authenticator::deny(self, addresses.iter().copied());
+    }
+    fn configure_plain(&self, domain: &str, passwords: &[(&str, &str)]) {
+        aiozmq_driver_common::Authenticator::configure_plain(
+            self,
+            domain,
+            passwords.iter().copied(),
+        );
+    }
+    fn configure_curve(&self, domain: &str, allowed_public_keys: &[&str]) {
+        aiozmq_driver_common::Authenticator::configure_curve(
+            self,
+            domain,
+            allowed_public_keys.iter().copied(),
+        );
+    }
+    fn configure_curve_any(&self, domain: &str) {
+        aiozmq_driver_common::Authenticator::configure_curve_any(self, domain);
+    }
+    fn stop(&self) {
+        aiozmq_driver_common::Authenticator::stop(self);
+    }
+}
+
 /// One driver, as the suite sees it.
 pub trait Driver: Send + Sync + 'static {
     /// The driver's `Transport`.
     type T: ZmqTransport + Debug;
     /// The driver's stream, wrapped.
     type S: TestStream<T = Self::T>;
+    /// The driver's `Authenticator`.
+    type A: TestAuth;
     /// A name for messages.
     fn name(&self) -> &'static str;
     /// `create_zmq_connection(..).open()` with a protocol recording into `log`.
@@ -172,6 +220,9 @@ pub trait Driver: Send + Sync + 'static {
     fn disable_monitor(&self, t: &Self::T) -> io::Result<()>;
     /// `Transport::with_zmq_socket`.
     fn with_socket(&self, t: &Self::T, f: &mut dyn FnMut(&zmq::Socket)) -> io::Result<()>;
+    /// `Authenticator::start_in(context)`: a ZAP handler for that context's
+    /// sockets (each test gets its own context, so handlers never compete).
+    fn start_authenticator(&self, context: zmq::Context) -> io::Result<Self::A>;
 }
 
 /// Applies a [`Spec`]'s binds, connects, socket and context to a driver's

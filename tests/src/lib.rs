@@ -13,7 +13,7 @@ pub mod tokio_driver;
 
 use aiozmq_core::{Bytes, Multipart};
 
-pub use driver::{Driver, Spec, StreamSpec, TestStream};
+pub use driver::{Driver, Spec, StreamSpec, TestAuth, TestStream};
 pub use log::{Ev, Log, TIMEOUT};
 
 /// A message from byte strings.

@@ -15,6 +15,13 @@ use crate::{msg, raw, Driver, Ev, Spec, StreamSpec, TestStream, ANY_TCP, TIMEOUT
 
 mod issue9;
 pub use issue9::*;
+pub mod security;
+pub use security::{
+    authenticator_stop_restores_libzmq_rules, curve_allowed_key_delivers_encrypted,
+    curve_any_admits_any_key, curve_key_not_allowed_is_refused,
+    curve_wrong_server_key_never_connects, null_zap_allow_admits, null_zap_deny_refuses,
+    plain_admits_right_password_refuses_others,
+};
 
 /// Generates one `#[test]` per scenario for a driver: `conformance!(tokio_mt, Tokio::multi_thread());`
 #[macro_export]
@@ -80,6 +87,15 @@ macro_rules! conformance {
             efsm_on_direct_send_is_returned_and_transport_lives,
             efsm_on_buffered_message_is_fatal,
             router_mandatory_unknown_peer_is_host_unreachable,
+            // Issue 10: security.
+            plain_admits_right_password_refuses_others,
+            curve_allowed_key_delivers_encrypted,
+            curve_key_not_allowed_is_refused,
+            curve_any_admits_any_key,
+            curve_wrong_server_key_never_connects,
+            null_zap_deny_refuses,
+            null_zap_allow_admits,
+            authenticator_stop_restores_libzmq_rules,
         );
     };
 }

@@ -66,6 +66,7 @@ impl TestStream for SmolStream {
 
 impl Driver for Smol {
     type T = drv::Transport;
+    type A = drv::Authenticator;
     type S = SmolStream;
 
     fn name(&self) -> &'static str {
@@ -95,5 +96,9 @@ impl Driver for Smol {
 
     fn with_socket(&self, t: &drv::Transport, f: &mut dyn FnMut(&zmq::Socket)) -> io::Result<()> {
         t.with_zmq_socket(|s| f(s))
+    }
+
+    fn start_authenticator(&self, context: zmq::Context) -> io::Result<drv::Authenticator> {
+        smol::block_on(drv::Authenticator::start_in(context))
     }
 }

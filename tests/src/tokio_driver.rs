@@ -171,6 +171,7 @@ impl TestStream for TokioStream {
 
 impl Driver for Tokio {
     type T = drv::Transport;
+    type A = drv::Authenticator;
     type S = TokioStream;
 
     fn name(&self) -> &'static str {
@@ -206,5 +207,9 @@ impl Driver for Tokio {
 
     fn with_socket(&self, t: &drv::Transport, f: &mut dyn FnMut(&zmq::Socket)) -> io::Result<()> {
         t.with_zmq_socket(|s| f(s))
+    }
+
+    fn start_authenticator(&self, context: zmq::Context) -> io::Result<drv::Authenticator> {
+        self.block(drv::Authenticator::start_in(context))
     }
 }

@@ -145,6 +145,9 @@ fn api_id(a: Api) -> &'static str {
 pub enum Tr {
     /// tcp loopback.
     Tcp,
+    /// tcp loopback, CURVE-encrypted (the PULL is the CURVE server; no ZAP
+    /// handler, so any client key is admitted: the cost of encryption alone).
+    TcpCurve,
     /// ipc:// (a Unix domain socket).
     Ipc,
     /// inproc://.
@@ -155,6 +158,7 @@ impl Tr {
     fn id(self) -> &'static str {
         match self {
             Tr::Tcp => "tcp",
+            Tr::TcpCurve => "tcp-curve",
             Tr::Ipc => "ipc",
             Tr::Inproc => "inproc",
         }
@@ -221,6 +225,9 @@ pub enum Work {
     Burst,
 }
 
+/// Payload sizes of the CURVE rows.
+const CURVE_SIZES: [usize; 2] = [16, 1024];
+
 /// Payload sizes of the inproc rows.
 const INPROC_SIZES: [usize; 3] = SIZES;
 
@@ -231,6 +238,10 @@ impl Work {
             .iter()
             .map(|&size| Work::Push { tr: Tr::Tcp, size })
             .collect();
+        v.extend(CURVE_SIZES.iter().map(|&size| Work::Push {
+            tr: Tr::TcpCurve,
+            size,
+        }));
         v.push(Work::Push {
             tr: Tr::Ipc,
             size: 16,
@@ -264,6 +275,10 @@ impl Work {
     /// The label in the table.
     pub fn label(self) -> String {
         match self {
+            Work::Push {
+                tr: Tr::TcpCurve,
+                size,
+            } => format!("A push→pull tcp+CURVE {}", fmt_size(size)),
             Work::Push { tr, size } => format!("A push→pull {} {}", tr.id(), fmt_size(size)),
             Work::ReqRep => "B req↔rep 16 B".into(),
             Work::PubSub => format!("C pub→{SUBS} sub 16 B"),
@@ -323,6 +338,10 @@ impl Work {
                 Work::Push { tr: Tr::Inproc, .. } => {
                     matches!(l, Lib::Raw | Lib::Ours(..) | Lib::Omq(_) | Lib::Rzmq)
                 }
+                // CURVE: libzmq's (raw and ours) against omq's pure-Rust one.
+                Work::Push {
+                    tr: Tr::TcpCurve, ..
+                } => matches!(l, Lib::Raw | Lib::Ours(..) | Lib::Omq(_)),
                 // async_zmq has no flow control to show beyond libzmq's.
                 Work::Burst => l != Lib::AsyncZmq,
                 // One runtime's worth of sockets: the blocking driver's thread

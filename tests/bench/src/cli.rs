@@ -11,10 +11,13 @@ pub struct Opts {
     pub reps: usize,
     /// Run only the cases whose workload or library id contains one of these.
     pub only: Vec<String>,
+    /// Of those, only the libraries whose id contains one of these.
+    pub libs: Vec<String>,
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: bench [--quick] [--plot] [--reps N] [--only TEXT]...\n       \
+pub const USAGE: &str =
+    "usage: bench [--quick] [--plot] [--reps N] [--only TEXT]... [--lib TEXT]...\n       \
      bench --child WORKLOAD LIBRARY N   (one case; used by the parent)";
 
 /// Parses the parent's arguments (without the program name).
@@ -24,6 +27,7 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
         plot: false,
         reps: 3,
         only: Vec::new(),
+        libs: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -40,6 +44,7 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
             "--only" => o
                 .only
                 .push(it.next().ok_or("--only needs a value")?.clone()),
+            "--lib" => o.libs.push(it.next().ok_or("--lib needs a value")?.clone()),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -50,11 +55,13 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
 impl Opts {
     /// Whether a case is selected by `--only`.
     pub fn selects(&self, work_id: &str, lib_id: &str) -> bool {
-        self.only.is_empty()
+        let only = self.only.is_empty()
             || self
                 .only
                 .iter()
-                .any(|o| work_id.contains(o.as_str()) || lib_id.contains(o.as_str()))
+                .any(|o| work_id.contains(o.as_str()) || lib_id.contains(o.as_str()));
+        let lib = self.libs.is_empty() || self.libs.iter().any(|l| lib_id.contains(l.as_str()));
+        only && lib
     }
 }
 
@@ -77,6 +84,11 @@ mod tests {
         assert!(o.selects("reqrep", "raw"));
         assert!(o.selects("push-tcp-16", "tmq"));
         assert!(!o.selects("push-tcp-16", "raw"));
+        let o = parse(&args("--only push-tcp-curve --lib raw --lib tokio-mt")).unwrap();
+        assert!(o.selects("push-tcp-curve-16", "raw"));
+        assert!(o.selects("push-tcp-curve-1024", "tokio-mt-proto"));
+        assert!(!o.selects("push-tcp-curve-16", "smol-proto"));
+        assert!(!o.selects("push-tcp-16", "raw"));
     }
 
     #[test]
@@ -84,6 +96,7 @@ mod tests {
         assert!(parse(&args("--reps 0")).is_err());
         assert!(parse(&args("--reps")).is_err());
         assert!(parse(&args("--only")).is_err());
+        assert!(parse(&args("--lib")).is_err());
         assert!(parse(&args("--fast")).is_err());
     }
 }

@@ -7,7 +7,9 @@
 //! cargo run --release -p aiozmq-bench -- --quick # short run, no plot
 //!   options: --plot (plot even with --quick), --reps N (default 3),
 //!            --only TEXT (only workloads/libraries whose id contains TEXT;
-//!                         may be given more than once)
+//!                         may be given more than once),
+//!            --lib TEXT (of those, only libraries whose id contains TEXT;
+//!                        may be given more than once)
 //! ```
 //!
 //! Layout: `catalog` names the libraries and workloads; `adapters` has one

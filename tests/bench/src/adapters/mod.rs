@@ -52,7 +52,7 @@ impl Ep {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         match tr {
-            crate::catalog::Tr::Tcp => Ep::Tcp,
+            crate::catalog::Tr::Tcp | crate::catalog::Tr::TcpCurve => Ep::Tcp,
             crate::catalog::Tr::Ipc => {
                 let dir = ipc_dir(std::process::id());
                 let _ = std::fs::create_dir_all(&dir);
@@ -93,6 +93,72 @@ pub struct Opts {
     /// The pair's index in a scale case (picks the libzmq context when the
     /// pairs are spread over several).
     pub group: usize,
+    /// CURVE, and this socket's side of it.
+    pub curve: Option<Curve>,
+}
+
+/// A socket's side of CURVE.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Curve {
+    /// `CURVE_SERVER` with the server's secret key (the binding side).
+    Server,
+    /// The client's key pair and the server's public key.
+    Client,
+}
+
+impl Curve {
+    /// The options of each side of a case on `tr` (`None`s unless CURVE).
+    pub fn sides(tr: crate::catalog::Tr) -> (Option<Curve>, Option<Curve>) {
+        if tr == crate::catalog::Tr::TcpCurve {
+            (Some(Curve::Server), Some(Curve::Client))
+        } else {
+            (None, None)
+        }
+    }
+}
+
+/// The CURVE keys of a benchmark process, Z85: one server and one client
+/// key pair, made once by libzmq.
+pub struct CurveKeys {
+    /// The server's public key.
+    pub server_public: String,
+    /// The server's secret key.
+    pub server_secret: String,
+    /// The client's public key.
+    pub client_public: String,
+    /// The client's secret key.
+    pub client_secret: String,
+}
+
+/// This process's CURVE keys.
+pub fn curve_keys() -> &'static CurveKeys {
+    static KEYS: std::sync::OnceLock<CurveKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let z85 = |k: &[u8; 32]| zmq::z85_encode(k).expect("32 bytes encode");
+        let pair = || zmq::CurveKeyPair::new().expect("libzmq with CURVE");
+        let (server, client) = (pair(), pair());
+        CurveKeys {
+            server_public: z85(&server.public_key),
+            server_secret: z85(&server.secret_key),
+            client_public: z85(&client.public_key),
+            client_secret: z85(&client.secret_key),
+        }
+    })
+}
+
+/// The (option, Z85 key) pairs a side of CURVE sets, with libzmq's option
+/// numbers (`ZMQ_CURVE_SERVER` is set apart: it is an int).
+pub fn curve_key_options(side: Curve) -> Vec<(aiozmq_core::SockOpt, &'static str)> {
+    use aiozmq_core::SockOpt;
+    let k = curve_keys();
+    match side {
+        Curve::Server => vec![(SockOpt::CURVE_SECRETKEY, k.server_secret.as_str())],
+        Curve::Client => vec![
+            (SockOpt::CURVE_SERVERKEY, k.server_public.as_str()),
+            (SockOpt::CURVE_PUBLICKEY, k.client_public.as_str()),
+            (SockOpt::CURVE_SECRETKEY, k.client_secret.as_str()),
+        ],
+    }
 }
 
 /// A high-water mark "large enough to be unlimited" for the libraries that

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
-use omq_tokio::{Context, Message, Options, SocketType};
+use omq_tokio::{
+    Context, CurveKeypair, CurvePublicKey, CurveSecretKey, Message, Options, SocketType,
+};
 
-use super::{Ep, Got, Kind, Opts, Sock, SockLib, BIG_HWM};
+use super::{Curve, Ep, Got, Kind, Opts, Sock, SockLib, BIG_HWM};
 use crate::catalog::OmqMode;
 use crate::measure::Ctx;
 
@@ -45,6 +47,20 @@ impl Omq {
         }
         if kind == Kind::Pub {
             o.xpub_nodrop = true;
+        }
+        if let Some(side) = opts.curve {
+            let k = super::curve_keys();
+            let pair = |public: &str, secret: &str| CurveKeypair {
+                public: CurvePublicKey::from_z85(public).expect("our Z85 public key"),
+                secret: CurveSecretKey::from_z85(secret).expect("our Z85 secret key"),
+            };
+            o = match side {
+                Curve::Server => o.curve_server(pair(&k.server_public, &k.server_secret)),
+                Curve::Client => o.curve_client(
+                    pair(&k.client_public, &k.client_secret),
+                    CurvePublicKey::from_z85(&k.server_public).expect("our Z85 public key"),
+                ),
+            };
         }
         self.ctx.socket(t, o)
     }

@@ -69,14 +69,20 @@ impl Contexts {
 
 /// The builder options of a workload's [`Opts`].
 fn options(opts: Opts) -> Vec<(SockOpt, OptValue)> {
+    let mut v = Vec::new();
     if opts.unbounded {
-        vec![
-            (SockOpt::SNDHWM, OptValue::Int(0)),
-            (SockOpt::RCVHWM, OptValue::Int(0)),
-        ]
-    } else {
-        Vec::new()
+        v.push((SockOpt::SNDHWM, OptValue::Int(0)));
+        v.push((SockOpt::RCVHWM, OptValue::Int(0)));
     }
+    if let Some(side) = opts.curve {
+        if side == super::Curve::Server {
+            v.push((SockOpt::CURVE_SERVER, OptValue::Int(1)));
+        }
+        for (opt, key) in super::curve_key_options(side) {
+            v.push((opt, key.into()));
+        }
+    }
+    v
 }
 
 /// Our protocol API, as the protocol-API workloads see a driver.

@@ -41,6 +41,20 @@ pub fn apply(s: &zmq::Socket, kind: Kind, opts: Opts) -> Result<(), String> {
     if kind == Kind::Sub {
         s.set_subscribe(b"").ctx("subscribe")?;
     }
+    if let Some(side) = opts.curve {
+        if side == super::Curve::Server {
+            s.set_curve_server(true).ctx("curve server")?;
+        }
+        let k = super::curve_keys();
+        match side {
+            super::Curve::Server => s.set_curve_secretkey(k.server_secret.as_bytes()),
+            super::Curve::Client => s
+                .set_curve_serverkey(k.server_public.as_bytes())
+                .and_then(|()| s.set_curve_publickey(k.client_public.as_bytes()))
+                .and_then(|()| s.set_curve_secretkey(k.client_secret.as_bytes())),
+        }
+        .ctx("curve keys")?;
+    }
     Ok(())
 }
 

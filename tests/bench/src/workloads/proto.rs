@@ -14,7 +14,7 @@ use super::{
     END_MSG, STALL, WARM_MSG, WARM_ROUND_TRIPS, WINDOW,
 };
 use crate::adapters::ours::{one, ProtoDriver};
-use crate::adapters::{Ep, Kind, Opts};
+use crate::adapters::{Curve, Ep, Kind, Opts};
 use crate::catalog::{Scale, Tr, Work, SUBS};
 use crate::measure::{
     check_count, fd_usage, raise_fd_limit, reset_peak_rss, rss_mib, Clock, Ctx, Outcome,
@@ -188,15 +188,18 @@ async fn push<R: Rt, D: ProtoDriver>(
     size: usize,
     n: u64,
 ) -> Result<Outcome, String> {
+    let (server, client) = Curve::sides(tr);
+    let o = |curve| Opts {
+        curve,
+        ..Opts::default()
+    };
     let (counter, warm, done) = Counter::new(size, n);
-    let (pull, counter) = d
-        .open(Kind::Pull, Opts::default(), None, move || counter)
-        .await?;
+    let (pull, counter) = d.open(Kind::Pull, o(server), None, move || counter).await?;
     let ep = pull.bind(&Ep::fresh(tr).zmq()).ctx("bind")?;
     let flow = Arc::new(Flow::default());
     let f2 = flow.clone();
     let (push, _) = d
-        .open(Kind::Push, Opts::default(), Some(ep), move || Writer(f2))
+        .open(Kind::Push, o(client), Some(ep), move || Writer(f2))
         .await?;
     push.write(one(&Bytes::from_static(b"w"))).ctx("write")?;
     timeout(&rt, STALL, warm)

@@ -9,7 +9,7 @@ use super::{
     burst_outcome, publish, wait_stopped, Publisher, ScaleShared, SubStats, DATA_MSG, END_MSG,
     STALL, WARM_MSG, WARM_ROUND_TRIPS, WINDOW,
 };
-use crate::adapters::{Ep, Kind, Opts, Sock, SockLib};
+use crate::adapters::{Curve, Ep, Kind, Opts, Sock, SockLib};
 use crate::catalog::{Scale, Tr, Work, SUBS};
 use crate::measure::{
     check_count, fd_usage, raise_fd_limit, reset_peak_rss, rss_mib, Clock, Outcome,
@@ -43,9 +43,13 @@ async fn push<R: Rt, L: SockLib>(
     size: usize,
     n: u64,
 ) -> Result<Outcome, String> {
-    let o = Opts::default();
-    let (mut pull, addr) = lib.bind(Kind::Pull, &Ep::fresh(tr), o).await?;
-    let mut push = lib.connect(Kind::Push, &addr, o).await?;
+    let (server, client) = Curve::sides(tr);
+    let o = |curve| Opts {
+        curve,
+        ..Opts::default()
+    };
+    let (mut pull, addr) = lib.bind(Kind::Pull, &Ep::fresh(tr), o(server)).await?;
+    let mut push = lib.connect(Kind::Push, &addr, o(client)).await?;
     push.send(&lib.out(b"w")).await?;
     timeout(&rt, STALL, pull.recv())
         .await
