@@ -69,6 +69,22 @@ async fn omq_client_sends(opts: Options, ep: &str, body: &str) -> Socket {
     client
 }
 
+/// An omq PUSH client with these options that will be refused: it tries to
+/// send one message to `ep` in a task of its own. The send is not awaited
+/// here: once the handshake has failed, omq's PUSH has no peer and its send
+/// waits for one (whether it returns first depends on timing). Abort the
+/// task to drop the client.
+async fn omq_client_tries(opts: Options, ep: &str, body: &str) -> tokio::task::JoinHandle<()> {
+    let client = Socket::new(omq_tokio::SocketType::Push, opts.linger(Duration::ZERO));
+    within("omq connect", client.connect(ep)).await.unwrap();
+    let body = body.to_owned();
+    tokio::spawn(async move {
+        let _ = client.send(Message::single(body)).await;
+        // Keep the client (and its connection attempts) until aborted.
+        std::future::pending::<()>().await
+    })
+}
+
 async fn assert_refused(server: &mut ZmqStream) {
     assert_eq!(
         handshake_outcome(server).await,
@@ -105,14 +121,14 @@ async fn omq_curve_client_to_our_server() {
     auth.configure_curve("omq-curve", [friend.public.to_z85()]);
 
     let (mut server, ep) = our_server(&ctx, curve_server_opts(&server_keys, "omq-curve")).await;
-    let outsider = omq_client_sends(
+    let outsider = omq_client_tries(
         Options::default().curve_client(stranger, server_public),
         &ep,
         "from a stranger",
     )
     .await;
     assert_refused(&mut server).await;
-    drop(outsider);
+    outsider.abort();
     server.close();
 
     let (mut server, ep) = our_server(&ctx, curve_server_opts(&server_keys, "omq-curve")).await;
@@ -141,14 +157,14 @@ async fn omq_plain_client_to_our_server() {
     auth.configure_plain("omq-plain", [("admin", "secret")]);
 
     let (mut server, ep) = our_server(&ctx, plain_server_opts("omq-plain")).await;
-    let intruder = omq_client_sends(
+    let intruder = omq_client_tries(
         Options::default().plain_client("admin", "guess"),
         &ep,
         "wrong password",
     )
     .await;
     assert_refused(&mut server).await;
-    drop(intruder);
+    intruder.abort();
     server.close();
 
     let (mut server, ep) = our_server(&ctx, plain_server_opts("omq-plain")).await;
