@@ -78,10 +78,11 @@ fn drive(shared: Arc<Shared>, protocol: Option<Arc<dyn Deliver>>, mut wake_rx: U
     shared.begin_turn(Woke::default());
     loop {
         match shared.run_turn(protocol.as_deref(), &mut batch) {
-            Turn::Yield => {
-                std::thread::yield_now();
-                shared.begin_turn(Woke::default());
-            }
+            // This thread runs one transport and the OS schedules it: a
+            // spent budget only ends the turn (the lock was let go between
+            // turns). `yield_now` here cost a context switch per budget on a
+            // loaded machine (issue 11's profile of the blocking driver).
+            Turn::Yield => shared.begin_turn(Woke::default()),
             // poll(2) holds no registration: close at once.
             Turn::Close(sock, linger) => shared.close_socket(sock, linger),
             Turn::Done => break,
