@@ -124,7 +124,7 @@ impl AsRef<[u8]> for Owned {
 /// Where received frames are taken from libzmq: one reusable message for
 /// libzmq to fill, and an arena that small frames are copied into, so a small
 /// frame costs a copy and a reference count, not an allocation. A frame the
-/// user keeps holds its chunk (at most [`ARENA_CHUNK`] bytes) alive.
+/// user keeps holds its chunk (at most 32 KiB) alive.
 pub struct RecvBuf {
     scratch: zmq::Message,
     arena: BytesMut,

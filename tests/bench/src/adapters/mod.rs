@@ -1,6 +1,6 @@
 //! One small adapter per library. The send/receive-style libraries (raw
 //! libzmq, our stream API, the peers) implement [`SockLib`]; our protocol API
-//! implements [`ProtoDriver`] (in `ours.rs`). The workloads are written once
+//! implements [`ProtoDriver`](ours::ProtoDriver). The workloads are written once
 //! against these traits (`crate::workloads`).
 
 use std::future::Future;
