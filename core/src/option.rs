@@ -305,7 +305,31 @@ options! {
 impl SockOpt {
     /// `ZMQ_IDENTITY`, the pre-4.2 name of [`SockOpt::ROUTING_ID`].
     pub const IDENTITY: SockOpt = SockOpt(5);
+
+    /// The buffer a getsockopt of this `Bytes`/`Str` option must offer.
+    /// libzmq reads CURVE keys back only into 32 bytes (binary) or 41 (Z85
+    /// and its NUL) and refuses any other length with `EINVAL`; we ask for
+    /// Z85, as pyzmq does, so a key read back can be set again as is.
+    pub fn read_buffer_len(self) -> usize {
+        if self.is_curve_key() {
+            Z85_KEY_LEN + 1
+        } else {
+            MAX_OPTION_BYTES
+        }
+    }
+
+    /// Whether this is one of the three CURVE key options, read back as the
+    /// key's 40 Z85 characters (without libzmq's trailing NUL).
+    pub fn is_curve_key(self) -> bool {
+        matches!(
+            self,
+            SockOpt::CURVE_PUBLICKEY | SockOpt::CURVE_SECRETKEY | SockOpt::CURVE_SERVERKEY
+        )
+    }
 }
+
+/// Characters of a CURVE key in Z85.
+pub const Z85_KEY_LEN: usize = 40;
 
 impl fmt::Display for SockOpt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

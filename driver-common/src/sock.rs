@@ -10,7 +10,6 @@ use std::net::ToSocketAddrs;
 use bytes::BytesMut;
 
 use aiozmq_core::error::{self, from_errno, EPROTO};
-use aiozmq_core::option::MAX_OPTION_BYTES;
 use aiozmq_core::{Bytes, Multipart, OptKind, OptValue, SendResult, SockOpt};
 
 /// Frames below this size are copied out of libzmq's message into the
@@ -235,10 +234,13 @@ pub fn getsockopt(socket: &mut zmq::Socket, opt: SockOpt) -> io::Result<OptValue
             OptValue::UInt64(v)
         }
         kind @ (OptKind::Bytes | OptKind::Str) => {
-            let mut buf = vec![0u8; MAX_OPTION_BYTES];
+            let mut buf = vec![0u8; opt.read_buffer_len()];
             let mut len = buf.len();
             get(buf.as_mut_ptr() as *mut c_void, &mut len)?;
-            buf.truncate(len.min(MAX_OPTION_BYTES));
+            buf.truncate(len.min(opt.read_buffer_len()));
+            if opt.is_curve_key() && buf.last() == Some(&0) {
+                buf.pop();
+            }
             if kind == OptKind::Bytes {
                 OptValue::Bytes(Bytes::from(buf))
             } else {
