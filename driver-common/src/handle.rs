@@ -400,7 +400,8 @@ impl Handle {
         timeout: Option<Duration>,
         mut attempt: impl FnMut(&mut TransportState) -> Read<T>,
     ) -> io::Result<T> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout past what `Instant` can hold means "no deadline".
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let shared = &*self.shared;
         let mut inner = shared.lock();
         loop {
