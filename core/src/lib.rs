@@ -152,7 +152,7 @@ pub use bytes::Bytes;
 pub type Multipart = smallvec::SmallVec<[Bytes; 4]>;
 
 pub use error::{zmq_errno, ZmqError};
-pub use limits::WaterMarks;
+pub use limits::{WaterMarks, MIN_MESSAGE_COST};
 pub use monitor::{event, SocketEvent};
 pub use option::{OptKind, OptValue, SockOpt};
 pub use output::{

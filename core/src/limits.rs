@@ -7,6 +7,14 @@ use crate::error;
 /// Default high-water mark: 64 KiB.
 pub const DEFAULT_HIGH: usize = 64 * 1024;
 
+/// The least a message weighs against the water marks, in bytes: a message
+/// of empty frames still costs memory (its frame list, libzmq's message), so
+/// counting payload alone would let a flood of them grow a buffer without
+/// ever pausing. A message counts as `max(payload bytes, MIN_MESSAGE_COST)`
+/// in the write buffer's marks and a stream's read marks;
+/// `get_write_buffer_size` still reports payload bytes.
+pub const MIN_MESSAGE_COST: usize = 16;
+
 /// A validated pair of water marks, `low <= high`, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaterMarks {

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use crate::limits::WaterMarks;
-use crate::write_buffer::frames_len;
+use crate::write_buffer::message_cost;
 use crate::{Multipart, SocketEvent};
 
 /// Default number of monitor events a stream keeps; older ones are dropped.
@@ -88,7 +88,7 @@ impl StreamQueue {
     }
 
     pub(crate) fn push(&mut self, msg: Multipart) {
-        self.bytes += frames_len(&msg);
+        self.bytes += message_cost(&msg);
         self.queue.push_back(msg);
         self.settle();
     }
@@ -96,7 +96,7 @@ impl StreamQueue {
     /// The oldest message; `true` with it when taking it made room again.
     pub(crate) fn pop(&mut self) -> Option<(Multipart, bool)> {
         let msg = self.queue.pop_front()?;
-        self.bytes -= frames_len(&msg);
+        self.bytes -= message_cost(&msg);
         let was_full = self.full;
         self.settle();
         Some((msg, was_full && !self.full))
@@ -142,17 +142,32 @@ mod tests {
     #[test]
     fn full_over_high_room_again_at_low() {
         let mut q = StreamQueue::new(StreamConfig {
-            read_limits: WaterMarks::new(Some(10), Some(4)).unwrap(),
+            read_limits: WaterMarks::new(Some(100), Some(40)).unwrap(),
             events_backlog: 2,
         });
-        q.push(msg(6));
+        q.push(msg(60));
         assert!(q.has_room());
-        q.push(msg(5));
-        assert!(!q.has_room(), "11 > 10");
+        q.push(msg(50));
+        assert!(!q.has_room(), "110 > 100");
         q.push(msg(1));
-        assert!(!q.pop().unwrap().1, "6 left: still over low");
-        assert!(q.pop().unwrap().1, "1 left: room again");
+        assert!(!q.pop().unwrap().1, "50 + 16 left: still over low");
+        assert!(q.pop().unwrap().1, "16 left: room again");
         assert!(q.has_room());
+    }
+
+    #[test]
+    fn empty_messages_fill_the_queue() {
+        let mut q = StreamQueue::new(StreamConfig {
+            read_limits: WaterMarks::new(Some(100), Some(40)).unwrap(),
+            events_backlog: 2,
+        });
+        let empty = Multipart::from_iter([Bytes::new()]);
+        for _ in 0..100 / crate::MIN_MESSAGE_COST {
+            q.push(empty.clone());
+        }
+        assert!(q.has_room(), "6 × 16 = 96: not over 100");
+        q.push(empty.clone());
+        assert!(!q.has_room(), "7 empty messages weigh 112 > 100");
     }
 
     #[test]
