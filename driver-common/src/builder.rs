@@ -4,16 +4,17 @@
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use aiozmq_core::{
-    OptValue, SockOpt, SocketType, StreamConfig, TransportState, WaterMarks, ZmqProtocol,
-    DEFAULT_EVENTS_BACKLOG,
+    Deliveries, OptValue, SockOpt, SocketType, StreamConfig, TransportState, WaterMarks,
+    ZmqProtocol, DEFAULT_EVENTS_BACKLOG,
 };
 
 use crate::asynch::AsyncRuntime;
-use crate::deliver::{lock, ProtocolCell};
+use crate::deliver::{lock, panic_text, ProtocolCell};
 use crate::handle::Handle;
 use crate::runtime::{Async, Blocking, Runtime};
 use crate::setup::Setup;
@@ -145,8 +146,8 @@ where
         let state = TransportState::new(self.setup.zmq_type);
         let shared = self.setup.open(state, wakeup)?;
         let protocol = Arc::new(Mutex::new((self.kind.factory)()));
-        let cell: Arc<dyn Deliver> =
-            Arc::new(ProtocolCell::<P, Transport<R>>::new(protocol.clone()));
+        let typed = Arc::new(ProtocolCell::<P, Transport<R>>::new(protocol.clone()));
+        let cell: Arc<dyn Deliver> = typed.clone();
         shared.set_protocol(cell.clone());
         // Hold the protocol while the driver starts: its first delivery waits
         // for connection_made, and a failed start leaves no callback behind.
@@ -155,9 +156,32 @@ where
             shared.finish();
             return Err(e);
         }
-        guard.connection_made(Transport::new(Handle::uncounted(shared.clone())));
+        // The user's handle counts from before connection_made: a clone made
+        // and dropped in there must not be the last one.
+        let user = Transport::new(Handle::counted(shared.clone()));
+        let made = catch_unwind(AssertUnwindSafe(|| {
+            guard.connection_made(Transport::new(Handle::uncounted(shared.clone())))
+        }));
+        if made.is_err() {
+            typed.abandon();
+        }
         drop(guard);
-        Ok((Transport::new(Handle::counted(shared)), protocol))
+        match made {
+            Ok(()) => Ok((user, protocol)),
+            Err(panic) => {
+                // Like any callback's panic, it fails the transport; the
+                // protocol is never called again (open() never handed it
+                // out), and the driver ends, releasing socket, port and
+                // protocol.
+                let what = panic_text(&*panic);
+                shared.callback_panicked(what.clone(), &mut Deliveries::new());
+                shared.finish();
+                drop(user);
+                Err(io::Error::other(format!(
+                    "connection_made panicked: {what}"
+                )))
+            }
+        }
     }
 }
 

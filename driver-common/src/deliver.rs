@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use aiozmq_core::{Callback, Deliveries, ZmqProtocol, ZmqTransport};
@@ -13,6 +13,8 @@ use crate::shared::{Deliver, Shared};
 /// The user's protocol behind the `Arc<Mutex<P>>` that `open()` returns.
 pub struct ProtocolCell<P, T> {
     protocol: Arc<Mutex<P>>,
+    /// Set when `connection_made` panicked: the protocol gets no callback.
+    abandoned: AtomicBool,
     _transport: PhantomData<fn(T)>,
 }
 
@@ -21,9 +23,36 @@ impl<P, T> ProtocolCell<P, T> {
     pub fn new(protocol: Arc<Mutex<P>>) -> Self {
         ProtocolCell {
             protocol,
+            abandoned: AtomicBool::new(false),
             _transport: PhantomData,
         }
     }
+
+    /// From now on, deliveries end without calling the protocol.
+    pub fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+    }
+
+    fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
+    }
+}
+
+/// Ends a batch without delivering it.
+fn discard(shared: &Shared, batch: &mut Deliveries) {
+    batch.clear();
+    while shared.batch_finish(batch) {
+        batch.clear();
+    }
+}
+
+/// A panic payload as text.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// Locks a protocol mutex, ignoring poison: a callback that panicked already
@@ -38,7 +67,14 @@ where
     T: ZmqTransport,
 {
     fn deliver(&self, shared: &Shared, batch: &mut Deliveries) {
-        run(shared, lock(&self.protocol), batch);
+        let guard = lock(&self.protocol);
+        // Checked under the protocol's lock: `open()` abandons it while
+        // holding that lock, so no delivery slips in after the panic.
+        if self.is_abandoned() {
+            drop(guard);
+            return discard(shared, batch);
+        }
+        run(shared, guard, batch);
     }
 
     fn try_deliver_flow(&self, shared: &Shared) -> bool {
@@ -47,6 +83,14 @@ where
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return false,
         };
+        if self.is_abandoned() {
+            drop(guard);
+            let mut batch = Deliveries::new();
+            if shared.lock().state.begin_flow_delivery(&mut batch) {
+                discard(shared, &mut batch);
+            }
+            return true;
+        }
         let mut batch = Deliveries::new();
         let claimed = shared.lock().state.begin_flow_delivery(&mut batch);
         if claimed {
@@ -100,11 +144,6 @@ where
     }));
     drop(guard);
     if let Err(panic) = outcome {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        shared.callback_panicked(what, batch);
+        shared.callback_panicked(panic_text(&*panic), batch);
     }
 }

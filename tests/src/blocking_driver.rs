@@ -62,7 +62,8 @@ impl Driver for Blocking {
 
     fn open_into(&self, spec: Spec<drv::Transport>, log: Arc<Log>) -> io::Result<drv::Transport> {
         let on_msg = spec.on_msg;
-        let b = drv::create_zmq_connection(move || Rec::new(log, on_msg), spec.kind);
+        let on_made = spec.on_made;
+        let b = drv::create_zmq_connection(move || Rec::new(log, on_msg, on_made), spec.kind);
         let b = crate::apply_spec!(b, spec);
         b.open().map(|(t, _)| t)
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aiozmq_core::{Multipart, SocketEvent, SocketType, ZmqTransport};
 
-use crate::log::{Log, OnMsg};
+use crate::log::{Log, OnMade, OnMsg};
 
 /// How to open a recording connection.
 pub struct Spec<T> {
@@ -25,6 +25,8 @@ pub struct Spec<T> {
     pub context: Option<zmq::Context>,
     /// What the protocol does with each message before recording it.
     pub on_msg: Option<OnMsg<T>>,
+    /// What the protocol does in `connection_made`, after recording it.
+    pub on_made: Option<OnMade<T>>,
     /// `.setsockopt` on the builder.
     pub options: Vec<(aiozmq_core::SockOpt, aiozmq_core::OptValue)>,
 }
@@ -39,6 +41,7 @@ impl<T> Spec<T> {
             sock: None,
             context: None,
             on_msg: None,
+            on_made: None,
             options: Vec::new(),
         }
     }
@@ -70,6 +73,12 @@ impl<T> Spec<T> {
     /// Sets an option on open, before binds and connects.
     pub fn option(mut self, opt: aiozmq_core::SockOpt, value: aiozmq_core::OptValue) -> Self {
         self.options.push((opt, value));
+        self
+    }
+
+    /// Runs `f` inside `connection_made`, on the transport it was given.
+    pub fn on_made(mut self, f: impl FnOnce(&T) + Send + 'static) -> Self {
+        self.on_made = Some(Box::new(f));
         self
     }
 

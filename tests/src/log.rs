@@ -48,6 +48,8 @@ pub struct Log {
     lost_text: Mutex<Option<String>>,
     /// Whether `connection_lost` was delivered (cheap to poll).
     lost: AtomicBool,
+    /// Whether the protocol was dropped.
+    dropped: AtomicBool,
 }
 
 impl std::fmt::Debug for Log {
@@ -115,6 +117,11 @@ impl Log {
     /// How many `pause_writing` were delivered so far (cheap to poll).
     pub fn pauses(&self) -> usize {
         self.pauses.load(Ordering::Acquire)
+    }
+
+    /// Whether the protocol recording into this log was dropped.
+    pub fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
     }
 
     /// Whether `connection_lost` was delivered (cheap to poll).
@@ -288,21 +295,27 @@ fn summary(evs: &[Ev]) -> Vec<String> {
 /// What a recording protocol does with each message before recording it.
 pub type OnMsg<T> = Box<dyn FnMut(&T, &Multipart) + Send>;
 
+/// What a recording protocol does in `connection_made`, after recording it.
+pub type OnMade<T> = Box<dyn FnOnce(&T) + Send>;
+
 /// The recording protocol.
 pub struct Rec<T> {
     log: Arc<Log>,
     transport: Option<T>,
     on_msg: Option<OnMsg<T>>,
+    on_made: Option<OnMade<T>>,
     busy: AtomicBool,
 }
 
 impl<T> Rec<T> {
-    /// A protocol recording into `log`, running `on_msg` on each message.
-    pub fn new(log: Arc<Log>, on_msg: Option<OnMsg<T>>) -> Self {
+    /// A protocol recording into `log`, running `on_made` in
+    /// `connection_made` and `on_msg` on each message.
+    pub fn new(log: Arc<Log>, on_msg: Option<OnMsg<T>>, on_made: Option<OnMade<T>>) -> Self {
         Rec {
             log,
             transport: None,
             on_msg,
+            on_made,
             busy: AtomicBool::new(false),
         }
     }
@@ -318,11 +331,23 @@ impl<T> Rec<T> {
     }
 }
 
+impl<T> Drop for Rec<T> {
+    fn drop(&mut self) {
+        self.log.dropped.store(true, Ordering::Release);
+        let _guard = self.log.lock();
+        self.log.changed.notify_all();
+    }
+}
+
 impl<T: ZmqTransport> ZmqProtocol<T> for Rec<T> {
     fn connection_made(&mut self, transport: T) {
         self.enter();
-        self.transport = Some(transport);
         self.log.push(Ev::Made);
+        if let Some(f) = self.on_made.take() {
+            // Left busy if `f` panics: nothing may be delivered after that.
+            f(&transport);
+        }
+        self.transport = Some(transport);
         self.leave();
     }
 

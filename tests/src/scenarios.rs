@@ -15,10 +15,16 @@ use crate::{msg, raw, Driver, Ev, Spec, StreamSpec, TestStream, ANY_TCP, TIMEOUT
 
 mod issue9;
 pub use issue9::*;
+mod flow;
+pub use flow::*;
+mod open;
+pub use open::*;
+mod streams;
+pub use streams::*;
 pub mod security;
 pub use security::{
     authenticator_stop_restores_libzmq_rules, curve_allowed_key_delivers_encrypted,
-    curve_any_admits_any_key, curve_key_not_allowed_is_refused,
+    curve_any_admits_any_key, curve_key_not_allowed_is_refused, curve_keys_read_back_as_z85,
     curve_wrong_server_key_never_connects, null_zap_allow_admits, null_zap_deny_refuses,
     plain_admits_right_password_refuses_others,
 };
@@ -96,6 +102,14 @@ macro_rules! conformance {
             null_zap_deny_refuses,
             null_zap_allow_admits,
             authenticator_stop_restores_libzmq_rules,
+            curve_keys_read_back_as_z85,
+            // Opening.
+            clone_dropped_in_connection_made_keeps_it_open,
+            panic_in_connection_made_fails_open_and_frees_all,
+            // Flow and streams at their limits.
+            empty_messages_pause_writing,
+            stream_huge_timeouts_mean_no_deadline,
+            stream_empty_messages_fill_the_read_buffer,
         );
     };
 }

@@ -181,7 +181,8 @@ impl Driver for Tokio {
     fn open_into(&self, spec: Spec<drv::Transport>, log: Arc<Log>) -> io::Result<drv::Transport> {
         let rec_log = log;
         let on_msg = spec.on_msg;
-        let b = drv::create_zmq_connection(move || Rec::new(rec_log, on_msg), spec.kind);
+        let on_made = spec.on_made;
+        let b = drv::create_zmq_connection(move || Rec::new(rec_log, on_msg, on_made), spec.kind);
         let b = crate::apply_spec!(b, spec);
         let (t, _proto) = self.block(b.open())?;
         Ok(t)
