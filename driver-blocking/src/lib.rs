@@ -34,9 +34,12 @@ mod thread;
 pub use aiozmq_core::{
     errno, event, version, version_info, zmq_errno, Bytes, Multipart, OptKind, OptValue, SockOpt,
     SocketEvent, SocketType, VersionInfo, ZmqError, ZmqProtocol, ZmqTransport, CLOSE_LINGER_MS,
-    DEFAULT_EVENTS_BACKLOG,
+    DEFAULT_EVENTS_BACKLOG, MIN_MESSAGE_COST,
 };
 pub use thread::IoThread;
+/// The `zmq` crate this driver is built on: its types (`zmq::Socket`,
+/// `zmq::Context`) appear in this API.
+pub use zmq;
 
 use aiozmq_driver_common as common;
 

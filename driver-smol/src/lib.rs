@@ -34,11 +34,14 @@ mod runtime;
 pub use aiozmq_core::{
     errno, event, version, version_info, zmq_errno, Bytes, Multipart, OptKind, OptValue, SockOpt,
     SocketEvent, SocketType, VersionInfo, ZmqError, ZmqProtocol, ZmqTransport, CLOSE_LINGER_MS,
-    DEFAULT_EVENTS_BACKLOG,
+    DEFAULT_EVENTS_BACKLOG, MIN_MESSAGE_COST,
 };
 pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
 pub use aiozmq_driver_common::{default_max_sockets, default_socket};
 pub use runtime::{set_spawner, Smol};
+/// The `zmq` crate this driver is built on: its types (`zmq::Socket`,
+/// `zmq::Context`) appear in this API.
+pub use zmq;
 
 use aiozmq_driver_common as common;
 

@@ -7,6 +7,11 @@
 //! (`aiozmq_core::TransportState`) asks. `write()` sends from the caller's
 //! task while nothing is buffered, so the common case costs no task hop.
 //!
+//! The runtime needs its I/O and time drivers (`enable_all`, or `enable_io`
+//! and `enable_time`); `open()` on a runtime without one returns an error
+//! naming the missing call. A transport whose runtime is dropped closes its
+//! sockets at once, without `connection_lost` (no task is left to call it).
+//!
 //! ```no_run
 //! use aiozmq_tokio::{create_zmq_connection, Multipart, SocketType, Transport, ZmqProtocol, ZmqTransport};
 //!
@@ -34,11 +39,14 @@ mod runtime;
 pub use aiozmq_core::{
     errno, event, version, version_info, zmq_errno, Bytes, Multipart, OptKind, OptValue, SockOpt,
     SocketEvent, SocketType, VersionInfo, ZmqError, ZmqProtocol, ZmqTransport, CLOSE_LINGER_MS,
-    DEFAULT_EVENTS_BACKLOG,
+    DEFAULT_EVENTS_BACKLOG, MIN_MESSAGE_COST,
 };
 pub use aiozmq_driver_common::security::{curve_keypair, curve_public, zmq_has, CurveKeyPair};
 pub use aiozmq_driver_common::{default_max_sockets, default_socket};
 pub use runtime::Tokio;
+/// The `zmq` crate this driver is built on: its types (`zmq::Socket`,
+/// `zmq::Context`) appear in this API.
+pub use zmq;
 
 use aiozmq_driver_common as common;
 

@@ -1,8 +1,11 @@
 //! How tokio drives a transport: `AsyncFd` on the socket's FD, one task each.
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use aiozmq_driver_common::asynch::{AsyncRuntime, DriverFuture};
 use aiozmq_driver_common::Shared;
@@ -32,11 +35,48 @@ fn runtime() -> io::Result<tokio::runtime::Handle> {
         .map_err(|_| io::Error::other("aiozmq-tokio must be used from within a tokio runtime"))
 }
 
+thread_local! {
+    /// Set while [`quietly`] runs a probe on this thread.
+    static PROBING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic without printing it. tokio has no fallible
+/// way to ask whether a runtime has its I/O or time driver: building an
+/// `AsyncFd` or a `Sleep` without one panics. The first probe wraps the
+/// process's panic hook so that panics inside probes stay silent; every
+/// other panic still reaches the previous hook.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !PROBING.with(Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    PROBING.with(|p| p.set(true));
+    let out = panic::catch_unwind(AssertUnwindSafe(f));
+    PROBING.with(|p| p.set(false));
+    out.ok()
+}
+
+fn disabled(driver: &str, call: &str) -> io::Error {
+    io::Error::other(format!(
+        "aiozmq-tokio needs a runtime with the {driver} driver: call `{call}` (or \
+         `enable_all`) on the runtime builder"
+    ))
+}
+
 impl AsyncRuntime for Tokio {
     type Fd = AsyncFd<ZmqFd>;
 
     fn check() -> io::Result<()> {
-        runtime().map(drop)
+        runtime()?;
+        // The close deadline sleeps: without time, the driver would panic
+        // then and drop the buffer with no connection_lost.
+        quietly(|| drop(tokio::time::sleep(Duration::ZERO)))
+            .ok_or_else(|| disabled("time", "enable_time"))
     }
 
     fn register(fd: RawFd, owner: &Arc<Shared>) -> io::Result<Self::Fd> {
@@ -44,11 +84,17 @@ impl AsyncRuntime for Tokio {
             fd,
             _owner: owner.clone(),
         };
-        // SAFETY: the FD belongs to a socket of `owner`. Sockets close only in
-        // `Shared::close_pending`, which the driver calls after dropping every
-        // registration, or when the `Shared` drops, which the `ZmqFd` itself
-        // prevents. So the FD stays open and the same while registered.
-        Ok(unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?)
+        let registered = quietly(|| {
+            // SAFETY: the FD belongs to a socket of `owner`. Sockets close only
+            // in `Shared::close_pending`, which the driver calls after dropping
+            // every registration, or when the `Shared` drops, which the `ZmqFd`
+            // itself prevents. So the FD stays open and the same while
+            // registered.
+            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+        });
+        registered
+            .ok_or_else(|| disabled("I/O", "enable_io"))?
+            .map_err(|e| e.into())
     }
 
     async fn readable(fd: &Self::Fd) {

@@ -210,3 +210,55 @@ async fn close_ends_the_driver_and_frees_the_protocol() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+/// A runtime without the time driver (the close deadline sleeps) or without
+/// the I/O driver: `open()` returns an error naming the builder call that is
+/// missing, instead of panicking now or in the driver task later.
+#[test]
+fn runtime_without_time_or_io_fails_open_with_an_error() {
+    use tokio::runtime::Builder;
+    let cases = [
+        (
+            Builder::new_current_thread().enable_io().build(),
+            "enable_time",
+        ),
+        (
+            Builder::new_current_thread().enable_time().build(),
+            "enable_io",
+        ),
+        (
+            Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_io()
+                .build(),
+            "enable_time",
+        ),
+        (
+            Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_time()
+                .build(),
+            "enable_io",
+        ),
+    ];
+    for (runtime, missing) in cases {
+        let runtime = runtime.unwrap();
+        let opened = runtime.block_on(async {
+            create_zmq_connection(|| Null, SocketType::Push)
+                .bind("tcp://127.0.0.1:*")
+                .await
+                .map(drop)
+        });
+        let e = opened.expect_err("a connection opened on a runtime missing a driver");
+        assert!(e.to_string().contains(missing), "{missing}: {e}");
+        let opened =
+            runtime.block_on(async { create_zmq_stream(SocketType::Pull).await.map(drop) });
+        let e = opened.expect_err("a stream opened on a runtime missing a driver");
+        assert!(e.to_string().contains(missing), "{missing}: {e}");
+    }
+    // A complete runtime still opens.
+    let runtime = Builder::new_current_thread().enable_all().build().unwrap();
+    runtime
+        .block_on(async { create_zmq_stream(SocketType::Pull).await })
+        .expect("enable_all opens");
+}
