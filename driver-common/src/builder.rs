@@ -90,7 +90,10 @@ impl<R, K> Builder<R, K> {
         self
     }
 
-    /// Uses a pre-made socket; its type must be the one asked for.
+    /// Uses a pre-made socket; its type must be the one asked for. Pass the
+    /// context it was made in with [`context`](Self::context): the monitor's
+    /// reader must live in the same context, and `enable_monitor` refuses
+    /// (`InvalidInput`) a socket from a context it was not given.
     pub fn zmq_sock(mut self, sock: zmq::Socket) -> Self {
         self.setup.sock = Some(sock);
         self

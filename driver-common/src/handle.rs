@@ -307,6 +307,7 @@ impl Handle {
         let mask = events.unwrap_or(aiozmq_core::event::ALL);
         let context = self.shared.context()?.clone();
         let id = self.shared.id();
+        let premade = self.shared.premade_socket();
         self.shared.with(|inner| {
             let plan = inner.state.enable_monitor()?;
             if plan.stop_first {
@@ -314,8 +315,22 @@ impl Handle {
                 inner.state.handle_monitor_stopped(stopped.is_ok());
                 stopped?;
             }
-            let endpoint = format!("inproc://aiozmq-monitor-{id}-{}", plan.id.0);
             let new_pair = || context.socket(aiozmq_core::SocketType::Pair);
+            if premade {
+                let probe = format!("inproc://aiozmq-context-probe-{id}-{}", plan.id.0);
+                let same = sock::in_context(main_socket(inner)?, new_pair, &probe);
+                if !matches!(same, Ok(true)) {
+                    inner.state.handle_monitor_started(plan.id, false);
+                    return Err(same.err().unwrap_or_else(|| {
+                        error::invalid_input(
+                            "enable_monitor: the socket given to .zmq_sock() is from another \
+                         zmq::Context than the transport's, and libzmq would hang \
+                         delivering its events; pass that context with .context(..)",
+                        )
+                    }));
+                }
+            }
+            let endpoint = format!("inproc://aiozmq-monitor-{id}-{}", plan.id.0);
             let started = sock::start_monitor(main_socket(inner)?, new_pair, &endpoint, mask)
                 .and_then(|pair| Ok((sock::fd(&pair)?, pair)));
             inner.state.handle_monitor_started(plan.id, started.is_ok());

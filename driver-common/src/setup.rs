@@ -48,7 +48,8 @@ impl Setup {
         mut state: TransportState,
         wakeup: Box<dyn Wakeup>,
     ) -> io::Result<Arc<Shared>> {
-        let custom = self.sock.is_some() || self.context.is_some();
+        let premade = self.sock.is_some();
+        let custom = premade || self.context.is_some();
         let context = self.context.map_or(Ctx::Default, Ctx::User);
         let mut socket = match self.sock {
             Some(s) => s,
@@ -81,7 +82,7 @@ impl Setup {
         })();
         match result {
             Ok(fd) => Ok(Arc::new(Shared::new(
-                state, socket, fd, context, custom, wakeup,
+                state, socket, fd, context, custom, premade, wakeup,
             ))),
             Err(e) => {
                 let _ = socket.set_linger(0);

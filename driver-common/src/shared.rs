@@ -224,6 +224,8 @@ pub struct Shared {
     fd: RawFd,
     context: Option<Ctx>,
     close_elsewhere: bool,
+    /// The user made the socket (`.zmq_sock`): its context may not be ours.
+    premade_socket: bool,
 }
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
@@ -235,6 +237,7 @@ impl Shared {
         fd: RawFd,
         context: Ctx,
         close_elsewhere: bool,
+        premade_socket: bool,
         wakeup: Box<dyn Wakeup>,
     ) -> Shared {
         Shared {
@@ -257,6 +260,7 @@ impl Shared {
             fd,
             context: Some(context),
             close_elsewhere,
+            premade_socket,
         }
     }
 
@@ -268,6 +272,11 @@ impl Shared {
     /// The socket type.
     pub fn socket_type(&self) -> SocketType {
         self.socket_type
+    }
+
+    /// Whether the user made the socket (see [`sock::in_context`]).
+    pub(crate) fn premade_socket(&self) -> bool {
+        self.premade_socket
     }
 
     /// The main socket's signalling FD (valid until the core closes it).

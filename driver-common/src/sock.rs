@@ -308,6 +308,32 @@ pub fn start_monitor(
     })
 }
 
+/// Whether `socket` lives in the context `new_pair` makes sockets in.
+/// libzmq has no option that says, and monitoring a socket from another
+/// context hangs: its monitor PAIR (in the socket's context) never meets our
+/// reader, and libzmq's blocking send of the first event waits for ever. So a
+/// silent monitor (no events: it never sends, not even `MONITOR_STOPPED`)
+/// binds `probe` in the socket's context, and a PAIR of ours tries to bind
+/// the same inproc name: it is taken only in the same context.
+pub fn in_context(
+    socket: &mut zmq::Socket,
+    new_pair: impl FnOnce() -> io::Result<zmq::Socket>,
+    probe: &str,
+) -> io::Result<bool> {
+    retry(|| socket.monitor(probe, 0)).map_err(to_io)?;
+    let verdict = (|| {
+        let pair = new_pair()?;
+        pair.set_linger(0).map_err(to_io)?;
+        match retry(|| pair.bind(probe)) {
+            Err(zmq::Error::EADDRINUSE) => Ok(true),
+            Ok(()) => Ok(false),
+            Err(e) => Err(to_io(e)),
+        }
+    })();
+    stop_monitor(socket)?;
+    verdict
+}
+
 /// Binds and returns the real endpoint (`ZMQ_LAST_ENDPOINT`: the wildcard port resolved).
 pub fn bind(socket: &mut zmq::Socket, endpoint: &str) -> io::Result<String> {
     retry(|| socket.bind(endpoint)).map_err(to_io)?;

@@ -17,6 +17,8 @@ mod issue9;
 pub use issue9::*;
 mod flow;
 pub use flow::*;
+mod monitor;
+pub use monitor::*;
 mod open;
 pub use open::*;
 mod streams;
@@ -106,6 +108,7 @@ macro_rules! conformance {
             // Opening.
             clone_dropped_in_connection_made_keeps_it_open,
             panic_in_connection_made_fails_open_and_frees_all,
+            monitor_of_a_socket_from_another_context,
             // Flow and streams at their limits.
             empty_messages_pause_writing,
             stream_huge_timeouts_mean_no_deadline,
