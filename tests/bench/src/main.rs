@@ -3,8 +3,8 @@
 //! and 11).
 //!
 //! ```text
-//! cargo run --release -p aiozmq-bench            # full run, writes BENCHMARKS-throughput.svg
-//! cargo run --release -p aiozmq-bench -- --quick # short run, no plot
+//! cargo run --release --manifest-path tests/bench/Cargo.toml   # full run, writes BENCHMARKS-throughput.svg
+//! cargo run --release --manifest-path tests/bench/Cargo.toml -- --quick   # short run, no plot
 //!   options: --plot (plot even with --quick), --reps N (default 3),
 //!            --only TEXT (only workloads/libraries whose id contains TEXT;
 //!                         may be given more than once),
