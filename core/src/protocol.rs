@@ -41,7 +41,10 @@ pub trait ZmqTransport: Clone + Send + Sync + 'static {
     /// Sends at once when nothing is buffered, buffers otherwise; never blocks.
     /// Empty multipart: `InvalidInput`; after close or loss: `NotConnected`.
     fn write(&self, msg: impl Into<Multipart>) -> io::Result<()>;
-    /// Flushes what is buffered, then `connection_lost(None)`; nothing more is received.
+    /// Flushes what is buffered (and, on PUSH, DEALER and PAIR, what libzmq
+    /// still queues), then `connection_lost(None)`; nothing more is received.
+    /// Gives up after `LINGER` (default [`crate::CLOSE_LINGER_MS`]) without
+    /// progress, with `connection_lost(Some(TimedOut))`.
     fn close(&self);
     /// Drops what is buffered, then `connection_lost(None)`.
     fn abort(&self);
@@ -55,7 +58,8 @@ pub trait ZmqTransport: Clone + Send + Sync + 'static {
     fn get_write_buffer_limits(&self) -> (usize, usize);
     /// Sets the write water marks (see [`crate::WaterMarks::new`]).
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> io::Result<()>;
-    /// Bytes buffered, all frames of all messages.
+    /// Bytes buffered, all frames of all messages (payload only; the water
+    /// marks weigh each message at least [`crate::MIN_MESSAGE_COST`]).
     fn get_write_buffer_size(&self) -> usize;
     /// Stops `msg_received` until `resume_reading`; pausing twice is `InvalidInput`.
     fn pause_reading(&self) -> io::Result<()>;

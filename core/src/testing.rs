@@ -37,6 +37,9 @@ pub struct FakeSocket {
     pub events_eintr: u32,
     /// The socket was closed.
     pub closed: bool,
+    /// `SNDHWM` was lowered to 1 for a flush: `room > 0` then stands for
+    /// "libzmq's queue is empty".
+    pub hwm_shrunk: bool,
 }
 
 impl FakeSocket {
@@ -528,6 +531,12 @@ impl Harness {
             Output::StopMonitor => {
                 assert!(main_open, "the monitor must stop while the socket is open");
                 self.state.handle_monitor_stopped(true);
+            }
+            Output::ShrinkSendHwm => {
+                assert!(main_open, "SNDHWM set on a closed socket");
+                self.sock.call();
+                self.sock.hwm_shrunk = true;
+                self.state.handle_send_hwm_shrunk(true);
             }
             Output::Close { sock, .. } => {
                 match sock {

@@ -165,15 +165,15 @@ fn eintr_on_a_send_is_retried_never_surfaced() {
 fn pause_strictly_over_high_and_resume_at_low_once_each_before_write_returns() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
-    h.call(|s| s.set_write_limits(Some(10), Some(4))).unwrap();
-    h.write(sized(0, 5)).unwrap(); // refused: buffered, 5
-    h.write(sized(1, 5)).unwrap(); // 10: not over
+    h.call(|s| s.set_write_limits(Some(100), Some(40))).unwrap();
+    h.write(sized(0, 50)).unwrap(); // refused: buffered, 50
+    h.write(sized(1, 50)).unwrap(); // 100: not over
     assert!(flows_seen(&h).is_empty());
-    h.write(sized(2, 1)).unwrap(); // 11: over
+    h.write(sized(2, 1)).unwrap(); // 1 byte weighs MIN_MESSAGE_COST: 116, over
     assert_eq!(flows_seen(&h), vec![Seen::Pause], "before write() returned");
     h.write(sized(3, 1)).unwrap();
     assert_eq!(flows_seen(&h), vec![Seen::Pause], "once per crossing");
-    h.peer_reads(2); // 12 - 10 = 2: at or below low
+    h.peer_reads(2); // 132 - 100 = 32: at or below low
     h.run();
     assert_eq!(flows_seen(&h), vec![Seen::Pause, Seen::Resume]);
 }
@@ -435,6 +435,14 @@ fn a_slow_live_peer_still_gets_everything() {
         h.peer_reads(1);
         h.run();
     }
+    assert!(!h.finished(), "the last message is still in libzmq's queue");
+    assert!(
+        h.sock.hwm_shrunk,
+        "libzmq's queue is followed through SNDHWM = 1"
+    );
+    h.advance(Duration::from_millis(90));
+    h.peer_reads(1);
+    h.run();
     assert!(h.finished(), "{:?}", h.seen);
     assert_eq!(h.sock.sent.len(), 20);
     assert_eq!(h.seen, vec![Seen::Lost(None)]);
@@ -697,15 +705,15 @@ fn stream(kind: SocketType, high: usize, low: usize) -> Harness {
 
 #[test]
 fn a_stream_stops_receiving_over_its_high_mark_and_restarts_at_low() {
-    let mut h = stream(SocketType::Pull, 10, 4);
+    let mut h = stream(SocketType::Pull, 100, 40);
     for i in 0..6u8 {
-        h.peer_sends(sized(i, 3));
+        h.peer_sends(sized(i, 30));
     }
     h.run();
-    assert_eq!(h.state.read_queue(), (4, 12), "stopped once over 10");
+    assert_eq!(h.state.read_queue(), (4, 120), "stopped once over 100");
     assert!(matches!(h.read(), Read::Ready(_)));
     h.run();
-    assert_eq!(h.state.read_queue().0, 3, "9 bytes: not yet at low");
+    assert_eq!(h.state.read_queue().0, 3, "90 bytes: not yet at low");
     assert!(matches!(h.read(), Read::Ready(_)));
     assert!(matches!(h.read(), Read::Ready(_)));
     h.run();
@@ -788,4 +796,56 @@ fn a_stream_keeps_the_newest_events() {
     assert_eq!(got, vec![event::ACCEPTED, event::CLOSED]);
     assert_eq!(h.state.monitor().map(|_| ()), Some(()));
     let _ = Sock::Main;
+}
+
+#[test]
+fn close_waits_for_libzmqs_queue_and_gives_up_without_progress() {
+    let mut h = Harness::new(SocketType::Push);
+    h.sock.room = 3;
+    h.run();
+    for i in 0..3u8 {
+        h.write(msg(&[i])).unwrap();
+    }
+    assert_eq!(h.state.write_buffer_len(), 0, "libzmq took all three");
+    h.close();
+    h.run();
+    assert!(h.sock.hwm_shrunk);
+    let park = h.parked().expect("parked on libzmq's queue");
+    assert_eq!(park.deadline, Some(h.now + Duration::from_millis(1000)));
+    // The I/O thread takes one (the FD signals): progress moves the deadline.
+    h.advance(Duration::from_millis(600));
+    h.sock.signalled = true;
+    h.run();
+    let park = h.parked().expect("still parked");
+    assert_eq!(park.deadline, Some(h.now + Duration::from_millis(1000)));
+    h.advance(Duration::from_millis(1000));
+    assert_eq!(h.run(), Step::Finished);
+    assert_eq!(h.seen, vec![Seen::Lost(Some(ErrorKind::TimedOut))]);
+}
+
+#[test]
+fn close_ends_at_once_when_libzmqs_queue_is_empty_or_unobservable() {
+    // Nothing was ever sent: no libzmq stage.
+    let mut h = Harness::new(SocketType::Dealer);
+    h.run();
+    h.close();
+    h.run();
+    assert!(h.finished());
+    assert!(!h.sock.hwm_shrunk);
+    assert_eq!(h.seen, vec![Seen::Lost(None)]);
+    // Sent, and libzmq's queue is empty: one EVENTS reading says so.
+    let mut h = connected(SocketType::Dealer);
+    h.write(msg(b"x")).unwrap();
+    h.close();
+    h.run();
+    assert!(h.sock.hwm_shrunk);
+    assert!(h.finished());
+    assert_eq!(h.seen.last(), Some(&Seen::Lost(None)));
+    // PUB: POLLOUT says nothing about its queue; libzmq's linger does it.
+    let mut h = connected(SocketType::Pub);
+    h.write(msg(b"x")).unwrap();
+    h.close();
+    h.run();
+    assert!(!h.sock.hwm_shrunk);
+    assert!(h.finished());
 }

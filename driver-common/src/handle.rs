@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -297,8 +298,14 @@ impl Handle {
 
     /// aiozmq's `get_extra_info("zmq_socket")`: runs `f` on the socket, under
     /// the transport's lock (so never concurrently with the driver).
+    /// A panic in `f` reaches the caller after the lock is released and the
+    /// core told that libzmq was called (its `ZMQ_FD` edge may be consumed).
     pub fn with_zmq_socket<R>(&self, f: impl FnOnce(&zmq::Socket) -> R) -> io::Result<R> {
-        self.call(|s| s.check_getsockopt(SockOpt::TYPE), |sock| Ok(f(sock)))
+        let ran = self.call(
+            |s| s.check_getsockopt(SockOpt::TYPE),
+            |sock| Ok(catch_unwind(AssertUnwindSafe(|| f(sock)))),
+        )?;
+        Ok(ran.unwrap_or_else(|panic| resume_unwind(panic)))
     }
 
     /// `enable_monitor(events)`: events reach `event_received` (or a stream's

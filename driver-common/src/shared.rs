@@ -10,7 +10,7 @@ use std::task::Waker;
 use std::time::Instant;
 
 use aiozmq_core::{
-    error, Deliveries, MonitorId, Output, Park, Sock, SocketType, TransportState, Wake,
+    error, Deliveries, MonitorId, OptValue, Output, Park, Sock, SocketType, TransportState, Wake,
 };
 
 use crate::context::Ctx;
@@ -430,6 +430,22 @@ impl Shared {
                         None => true,
                     };
                     state.handle_monitor_stopped(ok);
+                }
+                Output::ShrinkSendHwm => {
+                    let ok = match socket.as_mut() {
+                        Some(s) => {
+                            sock::setsockopt(s, aiozmq_core::SockOpt::SNDHWM, &OptValue::Int(1))
+                                .inspect_err(|e| {
+                                    tracing::warn!(
+                                        transport = self.id,
+                                        "lowering SNDHWM to follow libzmq's queue: {e}"
+                                    )
+                                })
+                                .is_ok()
+                        }
+                        None => false,
+                    };
+                    state.handle_send_hwm_shrunk(ok);
                 }
                 Output::Close { sock, linger } => return Turn::Close(sock, linger),
                 Output::Yield => return Turn::Yield,

@@ -29,7 +29,9 @@ impl<R> Transport<R> {
     }
 
     /// aiozmq's `get_extra_info("zmq_socket")`: runs `f` on the socket, under
-    /// the transport's lock (so never concurrently with the driver).
+    /// the transport's lock (so never concurrently with the driver). Calling
+    /// this transport from `f` deadlocks. A panic in `f` reaches the caller;
+    /// the transport stays usable.
     pub fn with_zmq_socket<T>(&self, f: impl FnOnce(&zmq::Socket) -> T) -> io::Result<T> {
         self.handle.with_zmq_socket(f)
     }

@@ -15,6 +15,8 @@ use crate::{msg, raw, Driver, Ev, Spec, StreamSpec, TestStream, ANY_TCP, TIMEOUT
 
 mod issue9;
 pub use issue9::*;
+mod close;
+pub use close::*;
 mod flow;
 pub use flow::*;
 mod monitor;
@@ -105,9 +107,13 @@ macro_rules! conformance {
             null_zap_allow_admits,
             authenticator_stop_restores_libzmq_rules,
             curve_keys_read_back_as_z85,
+            // Closing.
+            close_flushes_libzmqs_queue_to_a_slow_peer,
+            close_reports_what_libzmq_could_not_deliver,
             // Opening.
             clone_dropped_in_connection_made_keeps_it_open,
             panic_in_connection_made_fails_open_and_frees_all,
+            panic_in_with_zmq_socket_leaves_the_transport_usable,
             monitor_of_a_socket_from_another_context,
             // Flow and streams at their limits.
             empty_messages_pause_writing,

@@ -83,3 +83,36 @@ pub fn panic_in_connection_made_fails_open_and_frees_all<D: Driver>(d: &D) {
     };
     again.close();
 }
+
+/// A panic inside `with_zmq_socket` reaches the caller, and the transport
+/// stays usable: the lock is released and messages still arrive (the
+/// socket's EVENTS are read again, so no wake-up was lost to the call).
+pub fn panic_in_with_zmq_socket_leaves_the_transport_usable<D: Driver>(d: &D) {
+    let (pull, log) = d.open(Spec::new(SocketType::Pull).bind(ANY_TCP)).unwrap();
+    let ep = pull.bindings().into_iter().next().unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        d.with_socket(&pull, &mut |s| {
+            let _ = s.get_events();
+            panic!("a bug inside with_zmq_socket")
+        })
+    }));
+    assert!(
+        panicked.is_err(),
+        "{}: the panic did not reach the caller",
+        d.name()
+    );
+    let (push, _) = d.open(Spec::new(SocketType::Push).connect(ep)).unwrap();
+    push.write(msg(&[b"after the panic"])).unwrap();
+    assert_eq!(
+        log.wait_msgs(1),
+        vec![msg(&[b"after the panic"])],
+        "{}",
+        d.name()
+    );
+    let mut kind = None;
+    d.with_socket(&pull, &mut |s| kind = Some(s.get_socket_type().unwrap()))
+        .unwrap();
+    assert_eq!(kind, Some(zmq::PULL), "{}", d.name());
+    push.close();
+    pull.close();
+}
