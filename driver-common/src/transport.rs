@@ -87,6 +87,13 @@ impl<R: Runtime> ZmqTransport for Transport<R> {
 
     /// Sends at once when nothing is buffered, buffers otherwise; never blocks.
     ///
+    /// Crossing the high-water mark delivers `pause_writing` before this
+    /// returns, unless one of the protocol's callbacks is running at that
+    /// moment (this call is inside it, or another thread's driver or writer
+    /// is in one): then `pause_writing` is the next callback after the
+    /// running one, and this call does not wait for it, since waiting could
+    /// deadlock.
+    ///
     /// Errors: an empty multipart is `InvalidInput`; after close or loss,
     /// `NotConnected`. A message libzmq rejects on its own — `EFSM` (a REQ or
     /// REP out of turn), `EHOSTUNREACH` (a ROUTER_MANDATORY peer that is not

@@ -117,6 +117,7 @@ macro_rules! conformance {
             monitor_of_a_socket_from_another_context,
             // Flow and streams at their limits.
             empty_messages_pause_writing,
+            pause_writing_from_another_thread_comes_after_the_running_callback,
             stream_huge_timeouts_mean_no_deadline,
             stream_empty_messages_fill_the_read_buffer,
         );
