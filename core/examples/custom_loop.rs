@@ -15,7 +15,7 @@
 //!   or `Done`;
 //! - when both are parked, the loop waits in `zmq::poll` on the sockets'
 //!   `ZMQ_FD`s (bounded), and each FD that signalled gets
-//!   `handle_fd_readable()` + `begin_turn(now)`.
+//!   `handle_fd_readable()` + `begin_turn(now, budget)`.
 //!
 //! A small libzmq send queue and small write water marks make the state's
 //! buffer, and pause/resume writing, actually happen. The PULL side checks
@@ -31,12 +31,14 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use aiozmq_core::{
-    Bytes, Callback, Deliveries, Multipart, Output, SendResult, Sock, SocketType, TransportState,
-    Wake, WriteAction,
+    Budget, Bytes, Callback, Deliveries, Multipart, Output, SendResult, Sock, SocketType,
+    TransportState, Wake, WriteAction,
 };
 
 /// Messages to send.
 const N: u64 = 10_000;
+/// Sends and receives per turn before yielding to the other socket.
+const BUDGET: Budget = Budget::Limit(256);
 /// Each message: an 8-byte sequence number, then this many bytes of payload.
 const PAYLOAD: usize = 56;
 /// Write water marks (bytes): pause over 4 KiB, resume at 1 KiB.
@@ -141,7 +143,7 @@ impl Peer {
                     self.state.handle_closed(sock);
                 }
                 Output::Yield => {
-                    self.state.begin_turn(Instant::now());
+                    self.state.begin_turn(Instant::now(), BUDGET);
                     return Ok(Turn::Yield);
                 }
                 Output::Wait(_) => return Ok(Turn::Park),
@@ -161,7 +163,7 @@ impl Peer {
     ) -> io::Result<()> {
         while let Some(wake) = self.state.poll_wake() {
             match wake {
-                Wake::Driver => self.state.begin_turn(Instant::now()),
+                Wake::Driver => self.state.begin_turn(Instant::now(), BUDGET),
                 Wake::FlowOwed => {
                     let mut flow = Deliveries::new();
                     if self.state.begin_flow_delivery(&mut flow) {
@@ -350,7 +352,7 @@ fn park(peers: &mut [&mut Peer]) -> io::Result<bool> {
     for (peer, item) in waiting.iter_mut().zip(&items) {
         if item.is_readable() {
             peer.state.handle_fd_readable(Sock::Main);
-            peer.state.begin_turn(Instant::now());
+            peer.state.begin_turn(Instant::now(), BUDGET);
             any = true;
         }
     }
@@ -374,8 +376,8 @@ fn main() -> io::Result<()> {
     let mut pull = Peer::new("PULL", pull_socket, SocketType::Pull)?;
     push.state
         .set_write_limits(Some(WRITE_HIGH), Some(WRITE_LOW))?;
-    push.state.begin_turn(Instant::now());
-    pull.state.begin_turn(Instant::now());
+    push.state.begin_turn(Instant::now(), BUDGET);
+    pull.state.begin_turn(Instant::now(), BUDGET);
     let (low, high) = push.state.write_limits();
     println!("PUSH write limits: low {low} B, high {high} B");
 

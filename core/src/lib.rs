@@ -31,7 +31,8 @@
 //! `Wait` until it has. A driver that follows the outputs cannot lose a
 //! wake-up. Yet EVENTS is read once per batch, not per message: `poll_output`
 //! hands out sends and receives until libzmq says EAGAIN or the turn's
-//! [`TURN_BUDGET`] is spent (reading EVENTS per message costs 3.7× at 16 B).
+//! [`Budget`], which the driver passes in, is spent (reading EVENTS per
+//! message costs 3.7× at 16 B).
 //!
 //! Callbacks have one deliverer at a time (the driver, or a caller delivering
 //! the flow callbacks its own write made owed), so they reach the protocol in
@@ -42,24 +43,32 @@
 //!
 //! # The canonical driver loop
 //!
-//! A pretend socket stands in for `zmq::Socket`; a real driver parks on the
-//! FDs the [`Park`] names (and on its wake-up and timer) where this example stops.
+//! [`exec`] is the one executor of the outputs, generic over the sockets:
+//! drivers run it over `zmq::Socket`, the test harness over fake sockets. A
+//! pretend socket stands in here; a real driver parks on the FDs the
+//! [`Park`] names (and on its wake-up and timer) where this example stops.
 //!
 //! ```
 //! use std::collections::VecDeque;
 //! use std::time::Instant;
-//! use aiozmq_core::{error::EAGAIN, Bytes, Callback, Deliveries, Multipart, Output, SendResult,
-//!                   SocketType, TransportState, WriteAction};
+//! use aiozmq_core::exec::{self, Sockets, Stop};
+//! use aiozmq_core::{error::EAGAIN, Budget, Bytes, Callback, Deliveries, Multipart, SendResult,
+//!                   Sock, SocketType, TransportState, WriteAction};
 //!
 //! struct FakeSocket { inbound: VecDeque<Multipart>, room: usize }
-//! impl FakeSocket {
+//! impl Sockets for FakeSocket {
 //!     fn send(&mut self, _msg: &Multipart) -> SendResult {
 //!         if self.room == 0 { return SendResult::Refused(EAGAIN) }
 //!         self.room -= 1;
 //!         SendResult::Sent
 //!     }
-//!     fn recv(&mut self) -> Result<Multipart, i32> { self.inbound.pop_front().ok_or(EAGAIN) }
-//!     fn events(&self) -> (bool, bool) { (!self.inbound.is_empty(), self.room > 0) }
+//!     fn recv(&mut self, _: Sock) -> Result<Multipart, i32> { self.inbound.pop_front().ok_or(EAGAIN) }
+//!     fn events(&mut self, _: Sock) -> Result<(bool, bool), i32> {
+//!         Ok((!self.inbound.is_empty(), self.room > 0))
+//!     }
+//!     fn stop_monitor(&mut self) -> bool { true }
+//!     fn shrink_send_hwm(&mut self) -> bool { true }
+//!     fn close(&mut self, _: Sock, _linger: i32) {}
 //! }
 //!
 //! let mut sock = FakeSocket { inbound: VecDeque::new(), room: 1 };
@@ -84,40 +93,29 @@
 //! }
 //! assert_eq!(state.write_buffer_len(), 2); // the socket took one, two wait
 //!
-//! // The driver's turn: act on poll_output until it says Wait (park) or Yield.
+//! // The driver's turn: the executor makes the libzmq calls and stops where
+//! // only the driver can act.
 //! let mut batch = Deliveries::new();
 //! let mut received = Vec::new();
-//! state.begin_turn(Instant::now());
+//! state.begin_turn(Instant::now(), Budget::Limit(256));
 //! loop {
-//!     match state.poll_output() {
-//!         Output::Send(msg) => {
-//!             let result = sock.send(msg);
-//!             state.handle_send(result);
-//!         }
-//!         Output::Recv(s) => {
-//!             let result = sock.recv();
-//!             state.handle_recv(s, result);
-//!         }
-//!         Output::ReadEvents(s) => state.handle_events(s, Ok(sock.events())),
-//!         Output::Deliver => {
+//!     match exec::turn(&mut state, &mut sock) {
+//!         Stop::Deliver => {
 //!             // Take the batch under the state's lock, deliver it outside.
 //!             state.take_deliveries(&mut batch);
-//!             loop {
-//!                 while let Some(cb) = batch.pop() {
-//!                     if let Callback::MsgReceived(msg) = cb { received.push(msg) }
-//!                 }
-//!                 if !state.finish_delivery(&mut batch) { break }
+//!             while let Some(cb) = exec::next_callback(&mut batch, || false, &mut state) {
+//!                 if let Callback::MsgReceived(msg) = cb { received.push(msg) }
 //!             }
 //!         }
-//!         Output::Wake(_) => {}
-//!         Output::Yield => state.begin_turn(Instant::now()),
+//!         Stop::Wake(_) => {}
+//!         Stop::Yield => state.begin_turn(Instant::now(), Budget::Limit(256)),
 //!         // A real driver registers exactly the FDs `park` names, waits on
 //!         // them, its wake-up and `park.deadline`, then reports what happened.
-//!         Output::Wait(park) => {
+//!         Stop::Wait(park) => {
 //!             assert!(park.main && park.deadline.is_none());
 //!             break;
 //!         }
-//!         _ => break,
+//!         Stop::Close { .. } | Stop::Done => break,
 //!     }
 //! }
 //! assert_eq!(received.len(), 1);
@@ -131,6 +129,7 @@
 mod edge;
 pub mod errno;
 pub mod error;
+pub mod exec;
 mod limits;
 mod monitor;
 pub mod option;
@@ -152,6 +151,7 @@ pub use bytes::Bytes;
 pub type Multipart = smallvec::SmallVec<[Bytes; 4]>;
 
 pub use error::{zmq_errno, ZmqError};
+pub use exec::Budget;
 pub use limits::{WaterMarks, MIN_MESSAGE_COST};
 pub use monitor::{event, SocketEvent};
 pub use option::{OptKind, OptValue, SockOpt};
@@ -161,6 +161,6 @@ pub use output::{
 };
 pub use protocol::{ZmqProtocol, ZmqTransport};
 pub use socket_type::SocketType;
-pub use state::{TransportState, CLOSE_LINGER_MS, INBOX_CAPACITY, TURN_BUDGET};
+pub use state::{TransportState, CLOSE_LINGER_MS, INBOX_CAPACITY};
 pub use stream::{StreamConfig, DEFAULT_EVENTS_BACKLOG};
 pub use version::{version, version_info, VersionInfo};

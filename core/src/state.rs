@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 use crate::edge::Edge;
 use crate::error;
+use crate::exec::Budget;
 use crate::limits::WaterMarks;
 use crate::option::{OptValue, SockOpt};
 use crate::output::{
@@ -30,10 +31,6 @@ use crate::sets::{remove_endpoint, Sets};
 use crate::stream::{StreamConfig, StreamQueue};
 use crate::write_buffer::{Crossing, WriteBuffer};
 use crate::{Multipart, SocketEvent, SocketType};
-
-/// Sends and receives a driver may do per turn before it must yield, so one
-/// busy socket cannot starve the others on its executor.
-pub const TURN_BUDGET: u32 = 256;
 
 /// Received messages held for delivery before the driver stops receiving and
 /// delivers them: bounds the memory of one turn and the delay of `pause_reading`.
@@ -178,7 +175,8 @@ pub struct TransportState {
     main_open: bool,
     monitor: Monitor,
     parked: bool,
-    budget: u32,
+    /// Sends and receives left this turn (`None`: no limit).
+    budget: Option<u32>,
     /// When the current driver turn started (it stamps the flush's progress).
     turn_started: Option<Instant>,
     wakes: Wakes,
@@ -241,7 +239,7 @@ impl TransportState {
             main_open: true,
             monitor: Monitor::default(),
             parked: false,
-            budget: TURN_BUDGET,
+            budget: None,
             turn_started: None,
             wakes: Wakes::default(),
             sets: Sets::default(),
@@ -722,7 +720,7 @@ impl TransportState {
     /// to be told, so even `EFSM` ends the transport.
     pub fn handle_send(&mut self, result: SendResult) {
         self.main.stale = true;
-        self.budget = self.budget.saturating_sub(1);
+        self.spend_budget();
         match result {
             SendResult::Sent => {
                 self.write.pop();
@@ -750,7 +748,7 @@ impl TransportState {
     /// message is decoded into an event (a malformed one is counted and
     /// skipped) and a failure retires the pipe.
     pub fn handle_recv(&mut self, sock: Sock, result: Result<Multipart, i32>) {
-        self.budget = self.budget.saturating_sub(1);
+        self.spend_budget();
         match sock {
             Sock::Main => self.main_received(result),
             Sock::Monitor(id) => self.monitor_received(id, result),
@@ -910,6 +908,17 @@ impl TransportState {
         self.request_wake();
     }
 
+    /// The driver could not wait on the sockets a park named (its poll or
+    /// its FD registration failed): nothing would ever wake it, so the
+    /// transport fails with `err`, closes at once and reports
+    /// `connection_lost(Some(err))`, rather than hang or spin.
+    pub fn handle_wait_failed(&mut self, err: io::Error) {
+        self.fail(io::Error::new(
+            err.kind(),
+            format!("the driver cannot wait on the transport's sockets: {err}"),
+        ));
+    }
+
     /// After [`Output::ShrinkSendHwm`]: `SNDHWM` is now 1 (`ok`), so the
     /// flush waits for libzmq's queue to empty; if it could not be set, the
     /// socket closes with its linger, as it would have without this stage.
@@ -1000,9 +1009,10 @@ impl TransportState {
         }
     }
 
-    /// The driver starts a turn at `now`: after waking from [`Output::Wait`]
+    /// The driver starts a turn at `now`, with its `budget` of sends and
+    /// receives before [`Output::Yield`]: after waking from [`Output::Wait`]
     /// or [`Output::Yield`].
-    pub fn begin_turn(&mut self, now: Instant) {
+    pub fn begin_turn(&mut self, now: Instant, budget: Budget) {
         if let Phase::Flushing {
             last_progress,
             stage: Flush::Libzmq { signalled },
@@ -1016,8 +1026,17 @@ impl TransportState {
             }
         }
         self.parked = false;
-        self.budget = TURN_BUDGET;
+        self.budget = match budget {
+            Budget::Limit(n) => Some(n),
+            Budget::Unlimited => None,
+        };
         self.turn_started = Some(now);
+    }
+
+    fn spend_budget(&mut self) {
+        if let Some(left) = &mut self.budget {
+            *left = left.saturating_sub(1);
+        }
     }
 
     // ----- delivering callbacks -----
@@ -1204,7 +1223,7 @@ impl TransportState {
         if let Phase::Lost { .. } | Phase::Done = self.phase {
             return self.poll_end();
         }
-        let spent = self.budget == 0;
+        let spent = self.budget == Some(0);
         if !spent {
             if let Some((id, edge)) = self.monitor.active {
                 if edge.readable {

@@ -11,9 +11,10 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::error::EAGAIN;
+use crate::exec::{self, Budget, Sockets, Stop};
 use crate::{
-    Bytes, Callback, Deliveries, MonitorId, Multipart, Output, Park, Read, SendResult, Sock,
-    SocketEvent, SocketType, StreamConfig, TransportState, Wake, WriteAction,
+    Bytes, Callback, Deliveries, MonitorId, Multipart, Park, Read, SendResult, Sock, SocketEvent,
+    SocketType, StreamConfig, TransportState, Wake, WriteAction,
 };
 
 /// A pretend libzmq socket with edge-triggered signalling: the FD signals
@@ -75,6 +76,72 @@ impl FakeSocket {
             return Err(crate::error::EINTR);
         }
         Ok((!self.inbound.is_empty(), self.room > 0))
+    }
+}
+
+/// The harness's sockets as the executor sees them: the main socket and
+/// the monitor pipes, each call checked against what the core may name.
+struct FakeSockets<'a> {
+    main: &'a mut FakeSocket,
+    pipes: &'a mut Vec<(MonitorId, FakeSocket)>,
+    monitored: Option<MonitorId>,
+}
+
+impl FakeSockets<'_> {
+    fn pick(&mut self, sock: Sock) -> &mut FakeSocket {
+        let socket = match sock {
+            Sock::Main => &mut *self.main,
+            Sock::Monitor(id) => self
+                .pipes
+                .iter_mut()
+                .find(|(p, _)| *p == id)
+                .map(|(_, pipe)| pipe)
+                .expect("an output named a pipe that does not exist"),
+        };
+        assert!(!socket.closed, "{sock:?} used after it closed");
+        socket
+    }
+}
+
+impl Sockets for FakeSockets<'_> {
+    fn send(&mut self, msg: &Multipart) -> SendResult {
+        self.pick(Sock::Main).send(msg)
+    }
+
+    fn recv(&mut self, sock: Sock) -> Result<Multipart, i32> {
+        self.pick(sock).recv()
+    }
+
+    fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32> {
+        self.pick(sock).events()
+    }
+
+    fn stop_monitor(&mut self) -> bool {
+        self.pick(Sock::Main).call();
+        self.monitored = None;
+        true
+    }
+
+    fn shrink_send_hwm(&mut self) -> bool {
+        let main = self.pick(Sock::Main);
+        main.call();
+        main.hwm_shrunk = true;
+        true
+    }
+
+    fn close(&mut self, sock: Sock, _linger: i32) {
+        match sock {
+            Sock::Main => assert!(
+                self.monitored.is_none(),
+                "the main socket closed while libzmq still monitors it"
+            ),
+            Sock::Monitor(id) => assert_ne!(
+                self.monitored,
+                Some(id),
+                "a pipe closed while libzmq still writes to it"
+            ),
+        }
+        self.pick(sock).closed = true;
     }
 }
 
@@ -148,6 +215,8 @@ pub struct Harness {
     pub aborted: usize,
     /// The flush deadline gave up with this many messages.
     pub gave_up: Option<usize>,
+    /// The budget each turn begins with (a shared executor's, by default).
+    pub budget: Budget,
     flushing_since: Option<Instant>,
     last_send: Option<Instant>,
     linger: Option<Duration>,
@@ -182,11 +251,12 @@ impl Harness {
             written: 0,
             aborted: 0,
             gave_up: None,
+            budget: Budget::Limit(256),
             flushing_since: None,
             last_send: None,
             linger: Some(Duration::from_millis(crate::CLOSE_LINGER_MS as u64)),
         };
-        h.state.begin_turn(now);
+        h.state.begin_turn(now, h.budget);
         h
     }
 
@@ -362,35 +432,19 @@ impl Harness {
     /// The driver vanishes (its task was dropped with its runtime): the
     /// state closes the sockets at once, as a driver's teardown guard does.
     pub fn driver_gone(&mut self) {
-        self.state.handle_driver_gone();
-        for _ in 0..64 {
-            match self.state.poll_output() {
-                Output::StopMonitor => {
-                    assert!(
-                        !self.sock.closed,
-                        "the monitor must stop while the socket is open"
-                    );
-                    self.state.handle_monitor_stopped(true);
-                }
-                Output::Close { sock, .. } => {
-                    match sock {
-                        Sock::Main => {
-                            assert!(self.state.monitor().is_none(), "closed while monitored");
-                            self.sock.closed = true;
-                        }
-                        Sock::Monitor(id) => self.pipe(id).closed = true,
-                    }
-                    self.state.handle_closed(sock);
-                }
-                Output::Wake(_) => {}
-                Output::Done => {
-                    self.driver = DriverAt::Finished;
-                    return;
-                }
-                other => panic!("{other:?} after the driver is gone"),
-            }
-        }
-        panic!("closing after the driver was gone never ended");
+        let now = self.now;
+        let monitored = self.state.monitor();
+        let mut sockets = FakeSockets {
+            main: &mut self.sock,
+            pipes: &mut self.pipes,
+            monitored,
+        };
+        exec::close_all(&mut self.state, &mut sockets, now, |_| {});
+        assert!(
+            self.state.is_done(),
+            "closing after the driver was gone never ended"
+        );
+        self.driver = DriverAt::Finished;
     }
 
     // ----- the driver -----
@@ -422,7 +476,7 @@ impl Harness {
             match self.step() {
                 Step::Acted => parked_once = false,
                 Step::Yielded => {
-                    self.state.begin_turn(self.now);
+                    self.state.begin_turn(self.now, self.budget);
                     self.driver = DriverAt::Running;
                 }
                 // A park whose deadline already passed wakes at once.
@@ -470,24 +524,30 @@ impl Harness {
         if timer {
             self.state.handle_timeout(self.now);
         }
-        self.state.begin_turn(self.now);
+        self.state.begin_turn(self.now, self.budget);
         self.driver = DriverAt::Running;
         true
     }
 
-    fn pipe(&mut self, id: MonitorId) -> &mut FakeSocket {
-        let at = self
-            .pipes
-            .iter()
-            .position(|(p, _)| *p == id)
-            .expect("an output named a pipe that does not exist");
-        &mut self.pipes[at].1
-    }
-
+    /// One step of the shipped executor ([`exec::step`]) on the fake
+    /// sockets; where it stops, the harness plays the driver.
     fn poll_once(&mut self) -> Step {
-        let main_open = !self.sock.closed;
-        match self.state.poll_output() {
-            Output::Wake(w) => match w {
+        let sent_before = self.sock.sent.len();
+        let monitored = self.state.monitor();
+        let mut sockets = FakeSockets {
+            main: &mut self.sock,
+            pipes: &mut self.pipes,
+            monitored,
+        };
+        let stop = exec::step(&mut self.state, &mut sockets);
+        if self.sock.sent.len() > sent_before && self.flushing_since.is_some() {
+            self.last_send = Some(self.now);
+        }
+        let Some(stop) = stop else {
+            return Step::Acted;
+        };
+        match stop {
+            Stop::Wake(w) => match w {
                 Wake::Deliverer => self.attention = true,
                 Wake::Reader => self.stream_woken.0 = true,
                 Wake::Events => self.stream_woken.1 = true,
@@ -496,70 +556,21 @@ impl Harness {
                     panic!("{w:?} is not for the driver")
                 }
             },
-            Output::Send(msg) => {
-                assert!(main_open, "send on a closed socket");
-                let result = self.sock.send(msg);
-                if result == SendResult::Sent && self.flushing_since.is_some() {
-                    self.last_send = Some(self.now);
-                }
-                self.state.handle_send(result);
-            }
-            Output::Recv(Sock::Main) => {
-                assert!(main_open, "recv on a closed socket");
-                let result = self.sock.recv();
-                self.state.handle_recv(Sock::Main, result);
-            }
-            Output::Recv(Sock::Monitor(id)) => {
-                let pipe = self.pipe(id);
-                assert!(!pipe.closed, "recv on a closed pipe");
-                let result = pipe.recv();
-                self.state.handle_recv(Sock::Monitor(id), result);
-            }
-            Output::ReadEvents(Sock::Main) => {
-                assert!(main_open, "EVENTS of a closed socket");
-                let result = self.sock.events();
-                self.state.handle_events(Sock::Main, result);
-            }
-            Output::ReadEvents(Sock::Monitor(id)) => {
-                let result = self.pipe(id).events();
-                self.state.handle_events(Sock::Monitor(id), result);
-            }
-            Output::Deliver => {
+            Stop::Deliver => {
                 self.state.take_deliveries(&mut self.batch);
                 self.driver = DriverAt::Delivering;
             }
-            Output::StopMonitor => {
-                assert!(main_open, "the monitor must stop while the socket is open");
-                self.state.handle_monitor_stopped(true);
+            Stop::Close { sock, linger } => {
+                let monitored = self.state.monitor();
+                let mut sockets = FakeSockets {
+                    main: &mut self.sock,
+                    pipes: &mut self.pipes,
+                    monitored,
+                };
+                exec::close(&mut self.state, &mut sockets, sock, linger);
             }
-            Output::ShrinkSendHwm => {
-                assert!(main_open, "SNDHWM set on a closed socket");
-                self.sock.call();
-                self.sock.hwm_shrunk = true;
-                self.state.handle_send_hwm_shrunk(true);
-            }
-            Output::Close { sock, .. } => {
-                match sock {
-                    Sock::Main => {
-                        assert!(
-                            self.state.monitor().is_none(),
-                            "the main socket closed while libzmq still monitors it"
-                        );
-                        self.sock.closed = true;
-                    }
-                    Sock::Monitor(id) => {
-                        assert_ne!(
-                            self.state.monitor(),
-                            Some(id),
-                            "a pipe closed while libzmq still writes to it"
-                        );
-                        self.pipe(id).closed = true;
-                    }
-                }
-                self.state.handle_closed(sock);
-            }
-            Output::Yield => return Step::Yielded,
-            Output::Wait(park) => {
+            Stop::Yield => return Step::Yielded,
+            Stop::Wait(park) => {
                 assert_eq!(
                     park.main, !self.sock.closed,
                     "a park must wait on the main socket exactly while it is open"
@@ -568,7 +579,7 @@ impl Harness {
                 self.driver = DriverAt::Parked(park);
                 return Step::Parked;
             }
-            Output::Done => {
+            Stop::Done => {
                 assert!(self.sock.closed, "done with the main socket open");
                 assert!(
                     self.pipes
@@ -583,28 +594,27 @@ impl Harness {
         Step::Acted
     }
 
+    /// One callback of the batch, picked by the shipped delivery step
+    /// ([`exec::next_callback`]).
     fn deliver_one(&mut self) {
-        if std::mem::take(&mut self.attention) {
-            self.state.review_deliveries(&mut self.batch);
-        }
-        match self.batch.pop() {
-            Some(cb) => {
-                let echo = matches!(&cb, Callback::MsgReceived(_)) && self.echo;
-                let msg = match &cb {
-                    Callback::MsgReceived(m) => Some(m.clone()),
-                    _ => None,
-                };
-                self.record(cb);
-                if let (true, Some(m)) = (echo, msg) {
-                    // A write from inside the callback.
-                    let _ = self.write(m);
-                }
-            }
-            None => {
-                if !self.state.finish_delivery(&mut self.batch) {
-                    self.driver = DriverAt::Running;
-                }
-            }
+        let mut attention = std::mem::take(&mut self.attention);
+        let cb = exec::next_callback(
+            &mut self.batch,
+            || std::mem::take(&mut attention),
+            &mut self.state,
+        );
+        let Some(cb) = cb else {
+            self.driver = DriverAt::Running;
+            return;
+        };
+        let echo = match &cb {
+            Callback::MsgReceived(m) if self.echo => Some(m.clone()),
+            _ => None,
+        };
+        self.record(cb);
+        if let Some(m) = echo {
+            // A write from inside the callback.
+            let _ = self.write(m);
         }
     }
 
@@ -671,33 +681,55 @@ impl Harness {
         if main_pending == 0 && self.pipes.iter().all(|(_, p)| p.inbound.is_empty()) {
             return;
         }
-        self.state.begin_turn(self.now);
+        self.state.begin_turn(self.now, self.budget);
         loop {
-            match self.state.poll_output() {
-                Output::ReadEvents(Sock::Main) => {
-                    let r = self.sock.events();
-                    self.state.handle_events(Sock::Main, r);
-                }
-                Output::ReadEvents(Sock::Monitor(id)) => {
-                    let r = self.pipe(id).events();
-                    self.state.handle_events(Sock::Monitor(id), r);
-                }
-                Output::Wait(again) => {
+            let monitored = self.state.monitor();
+            let mut sockets = FakeSockets {
+                main: &mut self.sock,
+                pipes: &mut self.pipes,
+                monitored,
+            };
+            let mut probe = Probe(&mut sockets);
+            match exec::step(&mut self.state, &mut probe) {
+                None => {}
+                Some(Stop::Wait(again)) => {
                     assert_eq!(again.main, park.main);
                     self.driver = DriverAt::Parked(again);
                     return;
                 }
-                Output::Wake(w) => {
-                    if w == Wake::Deliverer {
-                        self.attention = true;
-                    }
-                }
-                other => panic!(
-                    "lost wake-up: the driver sleeps (nothing signalled, nobody woke it) \
-                     yet has work: {other:?}"
-                ),
+                Some(Stop::Wake(Wake::Deliverer)) => self.attention = true,
+                Some(Stop::Wake(_)) => {}
+                Some(other) => panic!("{LOST_WAKEUP}: {other:?}"),
             }
         }
+    }
+}
+
+const LOST_WAKEUP: &str =
+    "lost wake-up: the driver sleeps (nothing signalled, nobody woke it) yet has work";
+
+/// Sockets for a spurious wake-up: only reading EVENTS is allowed; anything
+/// else means the parked driver had work nothing would have woken it for.
+struct Probe<'a, 'b>(&'a mut FakeSockets<'b>);
+
+impl Sockets for Probe<'_, '_> {
+    fn send(&mut self, _: &Multipart) -> SendResult {
+        panic!("{LOST_WAKEUP}: a send")
+    }
+    fn recv(&mut self, sock: Sock) -> Result<Multipart, i32> {
+        panic!("{LOST_WAKEUP}: a receive on {sock:?}")
+    }
+    fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32> {
+        self.0.events(sock)
+    }
+    fn stop_monitor(&mut self) -> bool {
+        panic!("{LOST_WAKEUP}: stopping the monitor")
+    }
+    fn shrink_send_hwm(&mut self) -> bool {
+        panic!("{LOST_WAKEUP}: lowering SNDHWM")
+    }
+    fn close(&mut self, sock: Sock, _: i32) {
+        panic!("{LOST_WAKEUP}: closing {sock:?}")
     }
 }
 

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aiozmq_core::Deliveries;
+use aiozmq_core::{Budget, Deliveries};
 use aiozmq_driver_common::{Deliver, Runtime, Shared, Turn, Wakeup, Woke};
 
 /// The plain-threads runtime: each transport's driver is a thread of its own.
@@ -75,14 +75,13 @@ fn drive(shared: Arc<Shared>, protocol: Option<Arc<dyn Deliver>>, mut wake_rx: U
     tracing::debug!(transport = id, kind = %shared.socket_type(), "I/O thread started");
     let mut finish = Finish(shared.clone(), false);
     let mut batch = Deliveries::new();
-    shared.begin_turn(Woke::default());
+    // This thread runs one transport and the OS schedules it: no budget.
+    shared.begin_turn(Woke::default(), Budget::Unlimited);
     loop {
         match shared.run_turn(protocol.as_deref(), &mut batch) {
-            // This thread runs one transport and the OS schedules it: a
-            // spent budget only ends the turn (the lock was let go between
-            // turns). `yield_now` here cost a context switch per budget on a
-            // loaded machine (issue 11's profile of the blocking driver).
-            Turn::Yield => shared.begin_turn(Woke::default()),
+            // Never with an unlimited budget; were it to come, the next turn
+            // simply begins (a yield_now cost a context switch per budget).
+            Turn::Yield => shared.begin_turn(Woke::default(), Budget::Unlimited),
             // poll(2) holds no registration: close at once.
             Turn::Close(sock, linger) => shared.close_socket(sock, linger),
             Turn::Done => break,
@@ -102,19 +101,27 @@ fn drive(shared: Arc<Shared>, protocol: Option<Arc<dyn Deliver>>, mut wake_rx: U
                     // Round up: waking a little early would only park again.
                     left.as_millis() as i64 + i64::from(left.subsec_nanos() % 1_000_000 != 0)
                 });
-                if let Err(e) = zmq::poll(&mut items, timeout) {
-                    if e != zmq::Error::EINTR {
-                        tracing::error!(transport = id, "poll failed: {e}");
+                match zmq::poll(&mut items, timeout) {
+                    Ok(_) | Err(zmq::Error::EINTR) => {}
+                    // Polling again would fail again: a busy loop. The core
+                    // fails the transport instead.
+                    Err(e) => {
+                        shared.wait_failed(io::Error::from_raw_os_error(e.to_raw()));
+                        shared.begin_turn(Woke::default(), Budget::Unlimited);
+                        continue;
                     }
                 }
                 if items[0].is_readable() {
                     drain(&mut wake_rx);
                 }
-                shared.begin_turn(Woke {
-                    main: main.is_some() && items[1].is_readable(),
-                    monitor: monitor.filter(|_| items[2].is_readable()).map(|m| m.0),
-                    timer: park.deadline.is_some_and(|d| Instant::now() >= d),
-                });
+                shared.begin_turn(
+                    Woke {
+                        main: main.is_some() && items[1].is_readable(),
+                        monitor: monitor.filter(|_| items[2].is_readable()).map(|m| m.0),
+                        timer: park.deadline.is_some_and(|d| Instant::now() >= d),
+                    },
+                    Budget::Unlimited,
+                );
             }
         }
     }

@@ -6,6 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
+use aiozmq_core::exec::{next_callback, DeliveryState};
 use aiozmq_core::{Callback, Deliveries, ZmqProtocol, ZmqTransport};
 
 use crate::shared::{Deliver, Shared};
@@ -100,44 +101,50 @@ where
     }
 }
 
-/// Runs a claimed batch on the locked protocol, in order. Before each
-/// callback, if the core raised the deliverer's attention (a flow callback
-/// owed by a write inside the last callback or from another thread,
-/// `pause_reading`, `close`), the core reviews the batch first.
+/// The state between callbacks, through the transport's lock.
+struct Locked<'a>(&'a Shared);
+
+impl DeliveryState for Locked<'_> {
+    fn review(&mut self, batch: &mut Deliveries) {
+        self.0.batch_review(batch)
+    }
+
+    fn finish(&mut self, batch: &mut Deliveries) -> bool {
+        self.0.batch_finish(batch)
+    }
+}
+
+/// Runs a claimed batch on the locked protocol, in the order the core's
+/// delivery step ([`next_callback`]) hands the callbacks out.
 fn run<P, T>(shared: &Shared, mut guard: MutexGuard<'_, P>, batch: &mut Deliveries)
 where
     P: ZmqProtocol<T>,
     T: ZmqTransport,
 {
     let id = shared.id();
-    let outcome = catch_unwind(AssertUnwindSafe(|| loop {
-        // A plain load first: this runs before every callback, the swap rarely.
-        if shared.attention.load(Ordering::Acquire)
-            && shared.attention.swap(false, Ordering::AcqRel)
-        {
-            shared.batch_review(batch);
-        }
-        match batch.pop() {
-            Some(Callback::MsgReceived(msg)) => guard.msg_received(msg),
-            Some(Callback::PauseWriting) => {
-                tracing::debug!(transport = id, "pause_writing");
-                guard.pause_writing()
-            }
-            Some(Callback::ResumeWriting) => {
-                tracing::debug!(transport = id, "resume_writing");
-                guard.resume_writing()
-            }
-            Some(Callback::EventReceived(ev)) => guard.event_received(ev),
-            Some(Callback::ConnectionLost(exc)) => {
-                match &exc {
-                    None => tracing::debug!(transport = id, "connection_lost"),
-                    Some(e) => tracing::warn!(transport = id, "connection_lost: {e}"),
+    // A plain load first: this runs before every callback, the swap rarely.
+    let attention = || {
+        shared.attention.load(Ordering::Acquire) && shared.attention.swap(false, Ordering::AcqRel)
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        while let Some(cb) = next_callback(batch, attention, &mut Locked(shared)) {
+            match cb {
+                Callback::MsgReceived(msg) => guard.msg_received(msg),
+                Callback::PauseWriting => {
+                    tracing::debug!(transport = id, "pause_writing");
+                    guard.pause_writing()
                 }
-                guard.connection_lost(exc)
-            }
-            None => {
-                if !shared.batch_finish(batch) {
-                    break;
+                Callback::ResumeWriting => {
+                    tracing::debug!(transport = id, "resume_writing");
+                    guard.resume_writing()
+                }
+                Callback::EventReceived(ev) => guard.event_received(ev),
+                Callback::ConnectionLost(exc) => {
+                    match &exc {
+                        None => tracing::debug!(transport = id, "connection_lost"),
+                        Some(e) => tracing::warn!(transport = id, "connection_lost: {e}"),
+                    }
+                    guard.connection_lost(exc)
                 }
             }
         }

@@ -9,8 +9,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Instant;
 
+use aiozmq_core::exec::{self, Stop};
 use aiozmq_core::{
-    error, Deliveries, MonitorId, OptValue, Output, Park, Sock, SocketType, TransportState, Wake,
+    error, Budget, Deliveries, MonitorId, OptValue, Park, Sock, SockOpt, SocketType,
+    TransportState, Wake,
 };
 
 use crate::context::Ctx;
@@ -124,11 +126,117 @@ impl Inner {
         }
     }
 
+    /// The state, and the sockets as the core's executor sees them.
+    fn split(&mut self) -> (&mut TransportState, ZmqSockets<'_>) {
+        let Inner {
+            state,
+            socket,
+            pipes,
+            recv_buf,
+            close_elsewhere,
+            ..
+        } = self;
+        (
+            state,
+            ZmqSockets {
+                main: socket,
+                pipes,
+                recv_buf,
+                close_elsewhere: *close_elsewhere,
+            },
+        )
+    }
+
     /// Closes one socket as the core said; the driver already dropped its
     /// FD registration.
     fn close(&mut self, sock: Sock, linger: i32) {
+        let (state, mut sockets) = self.split();
+        exec::close(state, &mut sockets, sock, linger);
+    }
+
+    /// Closes whatever is still open, in the core's order, with nobody to
+    /// deliver to: the driver is gone or never started.
+    fn close_all(&mut self, shared: Option<&Shared>) {
+        if self.socket.is_none() && self.pipes.is_empty() {
+            return;
+        }
+        let mut wakes = Vec::new();
+        let (state, mut sockets) = self.split();
+        exec::close_all(state, &mut sockets, Instant::now(), |w| wakes.push(w));
+        if let Some(shared) = shared {
+            for w in wakes {
+                let mut ignored = Pending::default();
+                self.wake(w, shared, &mut ignored);
+            }
+        }
+    }
+}
+
+/// A transport's libzmq sockets, for the core's executor ([`exec`]). The
+/// core names only sockets it has not closed; were one gone, libzmq's own
+/// answer for a closed socket (`ENOTSOCK`) is what the core hears.
+struct ZmqSockets<'a> {
+    main: &'a mut Option<zmq::Socket>,
+    pipes: &'a mut Vec<(MonitorId, zmq::Socket, RawFd)>,
+    recv_buf: &'a mut sock::RecvBuf,
+    close_elsewhere: bool,
+}
+
+const ENOTSOCK: i32 = zmq::Error::ENOTSOCK as i32;
+
+impl ZmqSockets<'_> {
+    fn pick(&self, sock: Sock) -> Option<&zmq::Socket> {
+        match sock {
+            Sock::Main => self.main.as_ref(),
+            Sock::Monitor(id) => self.pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
+        }
+    }
+}
+
+impl exec::Sockets for ZmqSockets<'_> {
+    fn send(&mut self, msg: &aiozmq_core::Multipart) -> aiozmq_core::SendResult {
+        match self.main.as_mut() {
+            Some(s) => sock::send(s, msg),
+            None => aiozmq_core::SendResult::Refused(ENOTSOCK),
+        }
+    }
+
+    fn recv(&mut self, sock: Sock) -> Result<aiozmq_core::Multipart, i32> {
+        let Some(socket) = (match sock {
+            Sock::Main => self.main.as_ref(),
+            Sock::Monitor(id) => self.pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
+        }) else {
+            return Err(ENOTSOCK);
+        };
+        sock::recv(socket, self.recv_buf)
+    }
+
+    fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32> {
+        self.pick(sock).map_or(Err(ENOTSOCK), sock::events)
+    }
+
+    fn stop_monitor(&mut self) -> bool {
+        match self.main.as_mut() {
+            Some(s) => sock::stop_monitor(s)
+                .inspect_err(|e| tracing::warn!("stopping the monitor: {e}"))
+                .is_ok(),
+            // No socket, no monitor.
+            None => true,
+        }
+    }
+
+    fn shrink_send_hwm(&mut self) -> bool {
+        let Some(s) = self.main.as_mut() else {
+            return false;
+        };
+        sock::setsockopt(s, SockOpt::SNDHWM, &OptValue::Int(1))
+            .inspect_err(|e| tracing::warn!("lowering SNDHWM to follow libzmq's queue: {e}"))
+            .is_ok()
+    }
+
+    fn close(&mut self, sock: Sock, linger: i32) {
         let socket = match sock {
-            Sock::Main => self.socket.take(),
+            Sock::Main => self.main.take(),
             Sock::Monitor(id) => self
                 .pipes
                 .iter()
@@ -139,39 +247,6 @@ impl Inner {
             let _ = socket.set_linger(linger);
             drop_socket(socket, self.close_elsewhere);
         }
-        self.state.handle_closed(sock);
-    }
-
-    /// Closes whatever is still open, in the core's order, with nobody to
-    /// deliver to: the driver is gone or never started.
-    fn close_all(&mut self, shared: Option<&Shared>) {
-        if self.socket.is_none() && self.pipes.is_empty() {
-            return;
-        }
-        self.state.handle_driver_gone();
-        for _ in 0..64 {
-            match self.state.poll_output() {
-                Output::StopMonitor => {
-                    let ok = match self.socket.as_mut() {
-                        Some(s) => sock::stop_monitor(s).is_ok(),
-                        None => true,
-                    };
-                    self.state.handle_monitor_stopped(ok);
-                }
-                Output::Close { sock, linger } => self.close(sock, linger),
-                Output::Wake(w) => {
-                    if let Some(shared) = shared {
-                        let mut ignored = Pending::default();
-                        self.wake(w, shared, &mut ignored);
-                    }
-                }
-                Output::Done => return,
-                other => {
-                    tracing::error!("unexpected {other:?} while closing a transport's sockets");
-                    return;
-                }
-            }
-        }
     }
 }
 
@@ -180,18 +255,6 @@ impl Drop for Inner {
         // The last safety net: whatever path dropped the transport, its
         // sockets close in an order that cannot hang libzmq.
         self.close_all(None);
-    }
-}
-
-/// The open socket an output names.
-fn pick<'a>(
-    main: &'a Option<zmq::Socket>,
-    pipes: &'a [(MonitorId, zmq::Socket, RawFd)],
-    sock: Sock,
-) -> Option<&'a zmq::Socket> {
-    match sock {
-        Sock::Main => main.as_ref(),
-        Sock::Monitor(id) => pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
     }
 }
 
@@ -344,8 +407,9 @@ impl Shared {
         }
     }
 
-    /// The driver starts a turn after waking (or at its start).
-    pub fn begin_turn(&self, woke: Woke) {
+    /// The driver starts a turn after waking (or at its start), with its
+    /// budget of libzmq calls before it must yield.
+    pub fn begin_turn(&self, woke: Woke, budget: Budget) {
         let now = Instant::now();
         let mut inner = self.lock();
         if woke.main {
@@ -357,7 +421,13 @@ impl Shared {
         if woke.timer {
             inner.state.handle_timeout(now);
         }
-        inner.state.begin_turn(now);
+        inner.state.begin_turn(now, budget);
+    }
+
+    /// The driver could not wait (see [`TransportState::handle_wait_failed`]).
+    pub fn wait_failed(&self, err: io::Error) {
+        tracing::error!(transport = self.id, "waiting failed: {err}");
+        self.with(|inner| inner.state.handle_wait_failed(err));
     }
 
     /// The driver registered this socket's FD.
@@ -372,42 +442,18 @@ impl Shared {
         let mut guard = self.lock();
         loop {
             let inner = &mut *guard;
-            let Inner {
-                state,
-                socket,
-                pipes,
-                recv_buf,
-                ..
-            } = inner;
-            match state.poll_output() {
-                Output::Send(msg) => {
-                    let result = match socket.as_mut() {
-                        Some(s) => sock::send(s, msg),
-                        None => aiozmq_core::SendResult::Refused(error::ETERM),
-                    };
-                    state.handle_send(result);
-                }
-                Output::Recv(s) => {
-                    let result = match pick(socket, pipes, s) {
-                        Some(socket) => sock::recv(socket, recv_buf),
-                        None => Err(error::ETERM),
-                    };
-                    state.handle_recv(s, result);
-                    self.warn_malformed(inner);
-                }
-                Output::ReadEvents(s) => {
-                    let result = match pick(socket, pipes, s) {
-                        Some(socket) => sock::events(socket),
-                        None => Err(error::ETERM),
-                    };
-                    state.handle_events(s, result);
-                }
-                Output::Wake(w) => {
+            let stop = {
+                let (state, mut sockets) = inner.split();
+                exec::turn(state, &mut sockets)
+            };
+            self.warn_malformed(inner);
+            match stop {
+                Stop::Wake(w) => {
                     let mut ignored = Pending::default();
                     inner.wake(w, self, &mut ignored);
                 }
-                Output::Deliver => {
-                    state.take_deliveries(batch);
+                Stop::Deliver => {
+                    inner.state.take_deliveries(batch);
                     drop(guard);
                     match protocol {
                         Some(p) => p.deliver(self, batch),
@@ -418,43 +464,10 @@ impl Shared {
                     }
                     guard = self.lock();
                 }
-                Output::StopMonitor => {
-                    let ok = match socket.as_mut() {
-                        Some(s) => match sock::stop_monitor(s) {
-                            Ok(()) => true,
-                            Err(e) => {
-                                tracing::warn!(transport = self.id, "stopping the monitor: {e}");
-                                false
-                            }
-                        },
-                        None => true,
-                    };
-                    state.handle_monitor_stopped(ok);
-                }
-                Output::ShrinkSendHwm => {
-                    let ok = match socket.as_mut() {
-                        Some(s) => {
-                            sock::setsockopt(s, aiozmq_core::SockOpt::SNDHWM, &OptValue::Int(1))
-                                .inspect_err(|e| {
-                                    tracing::warn!(
-                                        transport = self.id,
-                                        "lowering SNDHWM to follow libzmq's queue: {e}"
-                                    )
-                                })
-                                .is_ok()
-                        }
-                        None => false,
-                    };
-                    state.handle_send_hwm_shrunk(ok);
-                }
-                Output::Close { sock, linger } => return Turn::Close(sock, linger),
-                Output::Yield => return Turn::Yield,
-                Output::Wait(park) => return Turn::Wait(park),
-                Output::Done => return Turn::Done,
-                other => {
-                    tracing::error!(transport = self.id, "unknown output {other:?}");
-                    return Turn::Yield;
-                }
+                Stop::Close { sock, linger } => return Turn::Close(sock, linger),
+                Stop::Yield => return Turn::Yield,
+                Stop::Wait(park) => return Turn::Wait(park),
+                Stop::Done => return Turn::Done,
             }
         }
     }

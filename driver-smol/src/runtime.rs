@@ -68,11 +68,8 @@ impl AsyncRuntime for Smol {
         })
     }
 
-    async fn readable(fd: &Self::Fd) {
-        if let Err(e) = fd.readable().await {
-            tracing::error!("waiting on a ZMQ_FD failed: {e}");
-            std::future::pending::<()>().await
-        }
+    async fn readable(fd: &Self::Fd) -> io::Result<()> {
+        fd.readable().await
     }
 
     async fn sleep_until(deadline: std::time::Instant) {

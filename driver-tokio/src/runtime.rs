@@ -97,16 +97,10 @@ impl AsyncRuntime for Tokio {
             .map_err(|e| e.into())
     }
 
-    async fn readable(fd: &Self::Fd) {
-        match fd.readable().await {
-            // Clearing cannot lose an edge: the core re-reads ZMQ_EVENTS after
-            // every FD signal before it lets the driver park again.
-            Ok(mut guard) => guard.clear_ready(),
-            Err(e) => {
-                tracing::error!("waiting on a ZMQ_FD failed: {e}");
-                std::future::pending::<()>().await
-            }
-        }
+    async fn readable(fd: &Self::Fd) -> io::Result<()> {
+        // Clearing cannot lose an edge: the core re-reads ZMQ_EVENTS after
+        // every FD signal before it lets the driver park again.
+        fd.readable().await.map(|mut guard| guard.clear_ready())
     }
 
     async fn sleep_until(deadline: std::time::Instant) {

@@ -4,16 +4,21 @@
 //! runtime was dropped) — closes the sockets in the core's safe order.
 
 use std::future::{poll_fn, Future};
+use std::io;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use aiozmq_core::{Deliveries, MonitorId, Park, Sock};
+use aiozmq_core::{Budget, Deliveries, MonitorId, Park, Sock};
 
 use super::signal::Signal;
 use super::AsyncRuntime;
 use crate::shared::{Deliver, Shared, Turn, Woke};
+
+/// Sends and receives per turn before the task yields: the driver shares
+/// its executor, so one busy socket must not starve the others.
+const TURN_BUDGET: Budget = Budget::Limit(256);
 
 /// The driver's FD registrations. Dropped before the sockets close, always:
 /// on the normal path because the core's `Close` output says so, and when
@@ -56,12 +61,11 @@ impl<R: AsyncRuntime> Registrations<R> {
                 self.shared.registered(Sock::Monitor(id));
                 true
             }
+            // Unwatched, the monitor's events would never come: the core
+            // fails the transport (and the next turn closes it).
             Err(e) => {
-                tracing::error!(
-                    transport = self.shared.id(),
-                    "cannot watch the monitor: {e}"
-                );
-                false
+                self.shared.wait_failed(e);
+                true
             }
         }
     }
@@ -78,12 +82,13 @@ impl<R: AsyncRuntime> Drop for Registrations<R> {
     }
 }
 
-/// Waits for the signal, either FD or the deadline, whichever comes first.
+/// Waits for the signal, either FD or the deadline, whichever comes first;
+/// or for the error of an FD the runtime cannot wait on.
 async fn wait_any<R: AsyncRuntime>(
     signal: &Signal,
     regs: &Registrations<R>,
     deadline: Option<Instant>,
-) -> Woke {
+) -> Result<Woke, io::Error> {
     let mut signalled = pin!(signal.wait());
     let mut main_ready = pin!(optional::<R>(regs.main.as_ref()));
     let mut monitor_ready = pin!(optional::<R>(regs.monitor.as_ref().map(|m| &m.1)));
@@ -97,11 +102,13 @@ async fn wait_any<R: AsyncRuntime>(
     poll_fn(|cx| {
         let mut woke = Woke::default();
         let mut any = signalled.as_mut().poll(cx).is_ready();
-        if main_ready.as_mut().poll(cx).is_ready() {
+        if let Poll::Ready(ready) = main_ready.as_mut().poll(cx) {
+            ready?;
             woke.main = true;
             any = true;
         }
-        if monitor_ready.as_mut().poll(cx).is_ready() {
+        if let Poll::Ready(ready) = monitor_ready.as_mut().poll(cx) {
+            ready?;
             woke.monitor = monitor_id;
             any = true;
         }
@@ -110,7 +117,7 @@ async fn wait_any<R: AsyncRuntime>(
             any = true;
         }
         if any {
-            Poll::Ready(woke)
+            Poll::Ready(Ok(woke))
         } else {
             Poll::Pending
         }
@@ -118,7 +125,7 @@ async fn wait_any<R: AsyncRuntime>(
     .await
 }
 
-async fn optional<R: AsyncRuntime>(fd: Option<&R::Fd>) {
+async fn optional<R: AsyncRuntime>(fd: Option<&R::Fd>) -> io::Result<()> {
     match fd {
         Some(fd) => R::readable(fd).await,
         None => std::future::pending().await,
@@ -152,12 +159,12 @@ async fn run<R: AsyncRuntime>(
     let id = shared.id();
     tracing::debug!(transport = id, kind = %shared.socket_type(), "driver started");
     let mut batch = Deliveries::new();
-    shared.begin_turn(Woke::default());
+    shared.begin_turn(Woke::default(), TURN_BUDGET);
     loop {
         match shared.run_turn(protocol.as_deref(), &mut batch) {
             Turn::Yield => {
                 R::yield_now().await;
-                shared.begin_turn(Woke::default());
+                shared.begin_turn(Woke::default(), TURN_BUDGET);
             }
             Turn::Close(sock, linger) => {
                 regs.release(sock);
@@ -168,8 +175,13 @@ async fn run<R: AsyncRuntime>(
                 if regs.follow(&park) {
                     continue;
                 }
-                let woke = wait_any::<R>(&signal, &regs, park.deadline).await;
-                shared.begin_turn(woke);
+                match wait_any::<R>(&signal, &regs, park.deadline).await {
+                    Ok(woke) => shared.begin_turn(woke, TURN_BUDGET),
+                    Err(e) => {
+                        shared.wait_failed(e);
+                        shared.begin_turn(Woke::default(), TURN_BUDGET);
+                    }
+                }
             }
         }
     }

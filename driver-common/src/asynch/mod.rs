@@ -35,7 +35,8 @@ pub trait AsyncRuntime: Send + Sync + 'static {
 
     /// Completes when the FD signals; consumes the signal where the runtime
     /// keeps one (the core re-reads `ZMQ_EVENTS` after, so nothing is lost).
-    fn readable(fd: &Self::Fd) -> impl Future<Output = ()> + Send + '_;
+    /// An error means the runtime cannot wait on it: the transport fails.
+    fn readable(fd: &Self::Fd) -> impl Future<Output = io::Result<()>> + Send + '_;
 
     /// Completes at `deadline` (the driver's one timer: the close deadline).
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;

@@ -1,0 +1,185 @@
+//! The one executor of the core's outputs: a turn's libzmq calls, the
+//! close sequence when the driver is gone, and the deliverer's next
+//! callback. Generic over [`Sockets`], so the drivers (over `zmq::Socket`)
+//! and the test harness (over fake sockets) run the same code.
+
+use std::time::Instant;
+
+use crate::{
+    Callback, Deliveries, Multipart, Output, Park, SendResult, Sock, TransportState, Wake,
+};
+
+/// The libzmq calls a turn makes, on the sockets the core names. The core
+/// names only sockets it has not closed; an implementation holds them all.
+pub trait Sockets {
+    /// Sends one whole message without blocking (`ZMQ_DONTWAIT`).
+    fn send(&mut self, msg: &Multipart) -> SendResult;
+    /// Receives one whole message without blocking, or the errno.
+    fn recv(&mut self, sock: Sock) -> Result<Multipart, i32>;
+    /// Reads `ZMQ_EVENTS`: `(POLLIN, POLLOUT)`, or the errno.
+    fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32>;
+    /// Stops libzmq's monitor on the main socket; `true` when libzmq did.
+    fn stop_monitor(&mut self) -> bool;
+    /// Sets `ZMQ_SNDHWM` to 1 on the main socket; `true` when set.
+    fn shrink_send_hwm(&mut self) -> bool;
+    /// Closes this socket with this `LINGER`; the driver already dropped
+    /// any registration of its FD.
+    fn close(&mut self, sock: Sock, linger: i32);
+}
+
+/// How many libzmq calls a turn may make before the driver lets others run:
+/// a driver on a shared executor passes a limit, a driver with a thread of
+/// its own passes [`Budget::Unlimited`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// At most this many sends and receives, then [`Output::Yield`].
+    Limit(u32),
+    /// Never yield: the turn runs until it parks.
+    Unlimited,
+}
+
+/// Where a turn stops: what only the driver can do.
+#[must_use = "the driver must act on where the turn stopped"]
+#[derive(Debug)]
+pub enum Stop {
+    /// Wake this waiter, then go on with the turn.
+    Wake(Wake),
+    /// Deliver: [`TransportState::take_deliveries`], deliver without the
+    /// lock, then go on with the turn.
+    Deliver,
+    /// Drop the FD registration of `sock`, then [`close`] it.
+    Close {
+        /// The socket to close.
+        sock: Sock,
+        /// Its `LINGER`.
+        linger: i32,
+    },
+    /// The budget is spent: let others run, then begin a turn.
+    Yield,
+    /// Park as told.
+    Wait(Park),
+    /// The transport is finished.
+    Done,
+}
+
+/// Acts on the state's next output: a libzmq call is made and reported
+/// (`None`: poll again); anything else is where the turn stops.
+pub fn step(state: &mut TransportState, sockets: &mut impl Sockets) -> Option<Stop> {
+    match state.poll_output() {
+        Output::Send(msg) => {
+            let result = sockets.send(msg);
+            state.handle_send(result);
+        }
+        Output::Recv(sock) => {
+            let result = sockets.recv(sock);
+            state.handle_recv(sock, result);
+        }
+        Output::ReadEvents(sock) => {
+            let result = sockets.events(sock);
+            state.handle_events(sock, result);
+        }
+        Output::StopMonitor => {
+            let ok = sockets.stop_monitor();
+            state.handle_monitor_stopped(ok);
+        }
+        Output::ShrinkSendHwm => {
+            let ok = sockets.shrink_send_hwm();
+            state.handle_send_hwm_shrunk(ok);
+        }
+        Output::Wake(w) => return Some(Stop::Wake(w)),
+        Output::Deliver => return Some(Stop::Deliver),
+        Output::Close { sock, linger } => return Some(Stop::Close { sock, linger }),
+        Output::Yield => return Some(Stop::Yield),
+        Output::Wait(park) => return Some(Stop::Wait(park)),
+        Output::Done => return Some(Stop::Done),
+    }
+    None
+}
+
+/// Runs the turn until it stops.
+pub fn turn(state: &mut TransportState, sockets: &mut impl Sockets) -> Stop {
+    loop {
+        if let Some(stop) = step(state, sockets) {
+            return stop;
+        }
+    }
+}
+
+/// Closes a socket the core asked to close and reports it.
+pub fn close(state: &mut TransportState, sockets: &mut impl Sockets, sock: Sock, linger: i32) {
+    sockets.close(sock, linger);
+    state.handle_closed(sock);
+}
+
+/// The driver is gone (its task dropped with its runtime, its thread
+/// ended) or never started: closes every socket still open in the core's
+/// order (monitor stopped, its pipes, then the socket), with nobody to
+/// deliver to. Wakes go to `wake` (stream waiters must learn the end).
+pub fn close_all(
+    state: &mut TransportState,
+    sockets: &mut impl Sockets,
+    now: Instant,
+    mut wake: impl FnMut(Wake),
+) {
+    state.handle_driver_gone();
+    // Each round closes a socket, stops the monitor or ends; the bound only
+    // guards against a core defect turning teardown into a hang.
+    for _ in 0..1024 {
+        match turn(state, sockets) {
+            Stop::Close { sock, linger } => close(state, sockets, sock, linger),
+            Stop::Wake(w) => wake(w),
+            Stop::Deliver => {
+                let mut batch = Deliveries::new();
+                state.take_deliveries(&mut batch);
+                batch.clear();
+                while state.finish_delivery(&mut batch) {
+                    batch.clear();
+                }
+            }
+            Stop::Yield => state.begin_turn(now, Budget::Unlimited),
+            Stop::Wait(_) | Stop::Done => return,
+        }
+    }
+}
+
+/// Where a deliverer reaches the state between callbacks: directly (the
+/// harness), or by taking the transport's lock (a driver).
+pub trait DeliveryState {
+    /// [`TransportState::review_deliveries`].
+    fn review(&mut self, batch: &mut Deliveries);
+    /// [`TransportState::finish_delivery`].
+    fn finish(&mut self, batch: &mut Deliveries) -> bool;
+}
+
+impl DeliveryState for TransportState {
+    fn review(&mut self, batch: &mut Deliveries) {
+        self.review_deliveries(batch)
+    }
+
+    fn finish(&mut self, batch: &mut Deliveries) -> bool {
+        self.finish_delivery(batch)
+    }
+}
+
+/// The deliverer's next callback from `batch`, or `None` when the delivery
+/// is over. Before each one, if the deliverer's attention was raised (a
+/// flow callback owed by a write inside the last callback or from another
+/// thread, `pause_reading`, `close`), the core reviews the batch; at its
+/// end the delivery finishes, taking the flow callbacks owed meanwhile.
+pub fn next_callback(
+    batch: &mut Deliveries,
+    mut attention: impl FnMut() -> bool,
+    state: &mut impl DeliveryState,
+) -> Option<Callback> {
+    loop {
+        if attention() {
+            state.review(batch);
+        }
+        if let Some(cb) = batch.pop() {
+            return Some(cb);
+        }
+        if !state.finish(batch) {
+            return None;
+        }
+    }
+}
