@@ -1,4 +1,4 @@
-//! Dropping a runtime at any moment (issue 9, items 2 and 3): the lives of
+//! Dropping a runtime at any moment: the lives of
 //! monitored transport pairs ended by dropping their runtime at chosen or
 //! pseudo-random points, written once for any async runtime the test can
 //! drop ([`DropRt`]), and the checks that nothing was left behind.
@@ -280,9 +280,9 @@ pub fn assert_nothing_left<T>(what: &str, left: &[Left<T>], fds: usize) {
     wait_fds_at_most(fds, what);
 }
 
-/// Item 2: a runtime dropped at each point of a monitored pair's life
+/// A runtime dropped at each point of a monitored pair's life
 /// (with traffic), `rounds` times, hangs nothing and leaks nothing. The
-/// protocols keep no transport here (the cycle is item 3's).
+/// protocols keep no transport here (the cycle is the next test's).
 pub fn every_point<R: DropRt>(name: &str, new_rt: impl Fn() -> R, rounds: u64) {
     let _serial = serial();
     let fds = warm_up(new_rt());
@@ -298,7 +298,7 @@ pub fn every_point<R: DropRt>(name: &str, new_rt: impl Fn() -> R, rounds: u64) {
     assert_nothing_left(&format!("{name} dropped"), &left, fds);
 }
 
-/// Item 2, the stress case: `n` lives, on runtimes `new_rt(i)` gives, each
+/// The stress case: `n` lives, on runtimes `new_rt(i)` gives, each
 /// dropped at a pseudo-random point after a pseudo-random number of
 /// messages, half with protocol↔transport cycles; then a fresh transport on
 /// the default context works and the FD count is back where it started.
@@ -338,7 +338,7 @@ enum LetGo {
     CloseThenRuntime,
 }
 
-/// Item 3: the README's Echo (a protocol↔transport cycle) on a runtime
+/// The README's Echo (a protocol↔transport cycle) on a runtime
 /// that is dropped: the protocol is freed and its port released, however
 /// the user lets go of it.
 pub fn echo_is_freed<R: DropRt>(new_rt: impl Fn() -> R) {

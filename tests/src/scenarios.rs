@@ -13,9 +13,12 @@ use aiozmq_core::{
 
 use crate::{msg, raw, Driver, Ev, Spec, StreamSpec, TestStream, ANY_TCP, TIMEOUT};
 
-mod issue9;
-pub use issue9::*;
+mod endpoints;
+pub use endpoints::*;
+mod errors;
+pub use errors::*;
 mod close;
+pub mod support;
 pub use close::*;
 mod flow;
 pub use flow::*;
@@ -80,7 +83,7 @@ macro_rules! conformance {
             stream_drain_waits_out_pause,
             stream_events,
             stream_read_timeout,
-            // Issue 9.
+            // Monitor, close, flow, endpoints, errors.
             messages_still_arrive_after_disable_monitor,
             messages_and_events_arrive_after_second_enable_monitor,
             close_gives_up_after_default_linger,
@@ -97,7 +100,7 @@ macro_rules! conformance {
             efsm_on_direct_send_is_returned_and_transport_lives,
             efsm_on_buffered_message_is_fatal,
             router_mandatory_unknown_peer_is_host_unreachable,
-            // Issue 10: security.
+            // Security.
             plain_admits_right_password_refuses_others,
             curve_allowed_key_delivers_encrypted,
             curve_key_not_allowed_is_refused,
@@ -1040,4 +1043,48 @@ pub fn stream_read_timeout<D: Driver>(d: &D) {
     assert_eq!(a.read(TIMEOUT).unwrap(), msg(&[b"late"]));
     a.close();
     b.close();
+}
+
+/// Every scenario is in [`conformance!`]'s list, so none is silently left
+/// out of a driver's run: each `pub fn name<D: Driver>` under `scenarios/`
+/// (and here) must be named there.
+#[cfg(test)]
+mod every_scenario_runs {
+    use std::path::Path;
+
+    fn scenario_names(source: &str) -> Vec<String> {
+        source
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub fn "))
+            .filter(|rest| rest.contains("<D: Driver>"))
+            .filter_map(|rest| rest.split('<').next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn conformance_lists_every_scenario() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let this = std::fs::read_to_string(dir.join("scenarios.rs")).unwrap();
+        let start = this
+            .find("$crate::conformance!($driver;")
+            .expect("the list");
+        let list = &this[start..start + this[start..].find(");").expect("its end")];
+        let listed: Vec<&str> = list
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .collect();
+        let mut sources = vec![this.clone()];
+        for entry in std::fs::read_dir(dir.join("scenarios")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+        let missing: Vec<String> = sources
+            .iter()
+            .flat_map(|s| scenario_names(s))
+            .filter(|name| !listed.contains(&name.as_str()))
+            .collect();
+        assert_eq!(missing, Vec::<String>::new(), "scenarios no driver runs");
+    }
 }

@@ -1,4 +1,4 @@
-//! Issue 9, items 2 and 3, on tokio (multi-thread and current-thread):
+//! Dropping a runtime at any moment, on tokio (multi-thread and current-thread):
 //! dropping a runtime at any moment never hangs libzmq and never leaks a
 //! socket, port, FD or protocol (protocol↔transport cycles included).
 //!
@@ -123,20 +123,20 @@ impl DropRt for Rt {
     }
 }
 
-/// Item 2: a multi-thread runtime dropped at each point of a monitored
+/// A multi-thread runtime dropped at each point of a monitored
 /// pair's life (with traffic) hangs nothing and leaks nothing.
 #[test]
 fn dropping_a_multi_thread_runtime_hangs_and_leaks_nothing() {
     drops::every_point("a multi-thread tokio runtime", Rt::multi_thread, 3);
 }
 
-/// Item 2: the same with a current-thread runtime.
+/// The same with a current-thread runtime.
 #[test]
 fn dropping_a_current_thread_runtime_hangs_and_leaks_nothing() {
     drops::every_point("a current-thread tokio runtime", Rt::current_thread, 3);
 }
 
-/// Item 2, the stress case: 1,000 lives (AIOZMQ_STRESS_DIVISOR divides),
+/// The stress case: 1,000 lives (AIOZMQ_STRESS_DIVISOR divides),
 /// alternating runtime flavours, each dropped at a pseudo-random point
 /// (AIOZMQ_SEED replays a run).
 #[test]
@@ -151,14 +151,14 @@ fn stress_dropping_tokio_runtimes_at_random_points() {
     drops::stress(new_rt, scaled(1000).max(1), 0x9e37_79b9_7f4a_7c15);
 }
 
-/// Item 3: the README's Echo (a protocol↔transport cycle) on a dropped
+/// The README's Echo (a protocol↔transport cycle) on a dropped
 /// multi-thread runtime: the protocol is freed and its port released.
 #[test]
 fn echo_pattern_freed_when_a_multi_thread_runtime_is_dropped() {
     drops::echo_is_freed(Rt::multi_thread);
 }
 
-/// Item 3: the same on a current-thread runtime.
+/// The same on a current-thread runtime.
 #[test]
 fn echo_pattern_freed_when_a_current_thread_runtime_is_dropped() {
     drops::echo_is_freed(Rt::current_thread);

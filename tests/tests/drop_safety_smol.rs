@@ -1,4 +1,4 @@
-//! Issue 9, items 2 and 3, on smol: drivers run on an executor of the
+//! Dropping an executor at any moment, on smol: drivers run on an executor of the
 //! test's own (`aiozmq_smol::set_spawner`, process-wide, hence this binary
 //! of its own), which the test drops at a moment of its choosing; dropping
 //! an `Executor` drops every task on it. Nothing may hang or leak.
@@ -117,21 +117,21 @@ impl DropRt for Exec {
     }
 }
 
-/// Item 2: an executor dropped at each point of a monitored pair's life
+/// An executor dropped at each point of a monitored pair's life
 /// (with traffic) hangs nothing and leaks nothing.
 #[test]
 fn dropping_a_smol_executor_hangs_and_leaks_nothing() {
     drops::every_point("a smol executor", Exec::new, 3);
 }
 
-/// Item 2, the stress case on smol (300 lives; AIOZMQ_STRESS_DIVISOR
+/// The stress case on smol (300 lives; AIOZMQ_STRESS_DIVISOR
 /// divides, AIOZMQ_SEED replays).
 #[test]
 fn stress_dropping_smol_executors_at_random_points() {
     drops::stress(|_| Exec::new(), scaled(300).max(1), 0x2545_f491_4f6c_dd1d);
 }
 
-/// Item 3: the README's Echo on a dropped smol executor: the protocol is
+/// The README's Echo on a dropped smol executor: the protocol is
 /// freed and its port released.
 #[test]
 fn echo_pattern_freed_when_a_smol_executor_is_dropped() {

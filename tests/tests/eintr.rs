@@ -1,4 +1,4 @@
-//! Issue 9, item 9: EINTR is never returned and never kills a transport.
+//! EINTR is never returned and never kills a transport.
 //!
 //! libzmq returns EINTR from bind, connect, getsockopt(ZMQ_EVENTS), send and
 //! receive when a signal interrupts the `poll` on its command mailbox (even a

@@ -1,4 +1,4 @@
-//! Issue 10: CURVE encryption and ZAP authentication, on every driver.
+//! CURVE encryption and ZAP authentication, on every driver.
 //!
 //! Each scenario has a `zmq::Context` of its own with its own
 //! `Authenticator` (a context has one ZAP endpoint, so tests running in
