@@ -64,6 +64,7 @@ pub enum Stop {
 
 /// Acts on the state's next output: a libzmq call is made and reported
 /// (`None`: poll again); anything else is where the turn stops.
+#[must_use = "a stop is what only the driver can do"]
 pub fn step(state: &mut TransportState, sockets: &mut impl Sockets) -> Option<Stop> {
     match state.poll_output() {
         Output::Send(msg) => {
@@ -97,6 +98,7 @@ pub fn step(state: &mut TransportState, sockets: &mut impl Sockets) -> Option<St
 }
 
 /// Runs the turn until it stops.
+#[must_use = "a stop is what only the driver can do"]
 pub fn turn(state: &mut TransportState, sockets: &mut impl Sockets) -> Stop {
     loop {
         if let Some(stop) = step(state, sockets) {
@@ -166,6 +168,7 @@ impl DeliveryState for TransportState {
 /// flow callback owed by a write inside the last callback or from another
 /// thread, `pause_reading`, `close`), the core reviews the batch; at its
 /// end the delivery finishes, taking the flow callbacks owed meanwhile.
+#[must_use = "a callback taken from the batch must be delivered"]
 pub fn next_callback(
     batch: &mut Deliveries,
     mut attention: impl FnMut() -> bool,

@@ -1168,6 +1168,7 @@ impl TransportState {
     /// What a caller other than the driver must do after its input: wake the
     /// driver, a deliverer, or a stream waiter, or deliver flow callbacks.
     /// Call until `None`.
+    #[must_use = "a dropped wake-up can leave a driver or a waiter asleep"]
     pub fn poll_wake(&mut self) -> Option<Wake> {
         if let Some(w) = self.poll_waiters() {
             return Some(w);
@@ -1208,6 +1209,7 @@ impl TransportState {
     /// makes a lost wake-up impossible. Closing goes in one safe order: stop
     /// libzmq's monitor (it writes to its pipe with a blocking send), close the
     /// monitor pipes, close the main socket, then `connection_lost`.
+    #[must_use = "every output asks the driver to act"]
     pub fn poll_output(&mut self) -> Output<'_> {
         if let Some(w) = self.poll_waiters() {
             return Output::Wake(w);
