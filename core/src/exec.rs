@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::{
-    Callback, Deliveries, Multipart, Output, Park, SendResult, Sock, TransportState, Wake,
+    Callback, Deliveries, Multipart, Output, Park, SendResult, Sock, TransportState, Waiter,
 };
 
 /// The libzmq calls a turn makes, on the sockets the core names. The core
@@ -43,7 +43,7 @@ pub enum Budget {
 #[derive(Debug)]
 pub enum Stop {
     /// Wake this waiter, then go on with the turn.
-    Wake(Wake),
+    Wake(Waiter),
     /// Deliver: [`TransportState::take_deliveries`], deliver without the
     /// lock, then go on with the turn.
     Deliver,
@@ -116,12 +116,12 @@ pub fn close(state: &mut TransportState, sockets: &mut impl Sockets, sock: Sock,
 /// The driver is gone (its task dropped with its runtime, its thread
 /// ended) or never started: closes every socket still open in the core's
 /// order (monitor stopped, its pipes, then the socket), with nobody to
-/// deliver to. Wakes go to `wake` (stream waiters must learn the end).
+/// deliver to. Waiters go to `wake` (stream waiters must learn the end).
 pub fn close_all(
     state: &mut TransportState,
     sockets: &mut impl Sockets,
     now: Instant,
-    mut wake: impl FnMut(Wake),
+    mut wake: impl FnMut(Waiter),
 ) {
     state.handle_driver_gone();
     // Each round closes a socket, stops the monitor or ends; the bound only

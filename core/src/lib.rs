@@ -37,7 +37,7 @@
 //! Callbacks have one deliverer at a time (the driver, or a caller delivering
 //! the flow callbacks its own write made owed), so they reach the protocol in
 //! the order the state hands them out, whatever threads write. A deliverer
-//! told [`Wake::Deliverer`] reviews what it holds before its next callback:
+//! told [`Waiter::Deliverer`] reviews what it holds before its next callback:
 //! that is how `pause_writing` owed inside a callback comes right after it,
 //! and how `pause_reading` or `close` stop a batch half-way.
 //!
@@ -156,8 +156,8 @@ pub use limits::{WaterMarks, MIN_MESSAGE_COST};
 pub use monitor::{event, SocketEvent};
 pub use option::{OptKind, OptValue, SockOpt};
 pub use output::{
-    Callback, Deliveries, MonitorId, MonitorPlan, Output, Park, Read, SendResult, Sock, Wake,
-    WriteAction,
+    Callback, Deliveries, MonitorId, MonitorPlan, Output, Park, Read, SendResult, Sock, Waiter,
+    Wake, WriteAction,
 };
 pub use protocol::{ZmqProtocol, ZmqTransport};
 pub use socket_type::SocketType;

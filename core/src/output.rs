@@ -27,8 +27,8 @@ pub struct MonitorId(pub u64);
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum Output<'a> {
-    /// Wake this waiter (see [`Wake`]).
-    Wake(Wake),
+    /// Wake this waiter.
+    Wake(Waiter),
     /// Send this message without blocking, then report it with
     /// [`handle_send`](crate::TransportState::handle_send).
     Send(&'a Multipart),
@@ -85,28 +85,37 @@ pub struct Park {
     pub deadline: Option<Instant>,
 }
 
-/// Someone to wake, or to hand work to, after an input.
-#[non_exhaustive]
+/// A waiter to wake: the driver's outputs and a caller's input both name
+/// them ([`Output::Wake`], [`Wake::Waiter`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// The parked driver has work: wake it.
-    Driver,
+pub enum Waiter {
     /// Whoever is delivering callbacks must look at the state again before
     /// its next callback ([`review_deliveries`](crate::TransportState::review_deliveries)):
     /// a flow callback is owed first, or its messages must come back.
     Deliverer,
-    /// Flow callbacks are owed and nobody is delivering: the caller that made
-    /// the input delivers them now ([`begin_flow_delivery`](crate::TransportState::begin_flow_delivery)),
-    /// so `pause_writing` reaches the protocol before `write()` returns; if the
-    /// protocol is locked elsewhere it reports
-    /// [`handle_flow_refused`](crate::TransportState::handle_flow_refused) instead.
-    FlowOwed,
     /// A stream reader waits and a message (or the end) is there.
     Reader,
     /// A stream event reader waits and an event (or the end) is there.
     Events,
     /// A stream `drain()` waits and writing may go on (or the stream ended).
     Drain,
+}
+
+/// What a caller other than the driver must do after its input
+/// ([`poll_wake`](crate::TransportState::poll_wake)). The driver never gets
+/// these first two: its outputs carry only a [`Waiter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The parked driver has work: wake it.
+    Driver,
+    /// Flow callbacks are owed and nobody is delivering: the caller that made
+    /// the input delivers them now ([`begin_flow_delivery`](crate::TransportState::begin_flow_delivery)),
+    /// so `pause_writing` reaches the protocol before `write()` returns; if the
+    /// protocol is locked elsewhere it reports
+    /// [`handle_flow_refused`](crate::TransportState::handle_flow_refused) instead.
+    FlowOwed,
+    /// Wake this waiter.
+    Waiter(Waiter),
 }
 
 /// A protocol callback to deliver, in order.

@@ -24,8 +24,8 @@ use crate::exec::Budget;
 use crate::limits::WaterMarks;
 use crate::option::{OptValue, SockOpt};
 use crate::output::{
-    Callback, Deliveries, MonitorId, MonitorPlan, Output, Park, Read, SendResult, Sock, Wake,
-    WriteAction,
+    Callback, Deliveries, MonitorId, MonitorPlan, Output, Park, Read, SendResult, Sock, Waiter,
+    Wake, WriteAction,
 };
 use crate::sets::{remove_endpoint, Sets};
 use crate::stream::{StreamConfig, StreamQueue};
@@ -566,7 +566,7 @@ impl TransportState {
     }
 
     /// A stream's `read()`: the oldest message; after close or loss, what is
-    /// queued, then `ConnectionAborted`. `Pending` arms [`Wake::Reader`].
+    /// queued, then `ConnectionAborted`. `Pending` arms [`Waiter::Reader`].
     pub fn stream_read(&mut self) -> Read<Multipart> {
         let closing = self.is_closing();
         let Mode::Stream(q) = &mut self.mode else {
@@ -588,7 +588,7 @@ impl TransportState {
     }
 
     /// A stream's `read_event()`: the oldest kept event; after close or loss,
-    /// `ConnectionAborted` once none is left. `Pending` arms [`Wake::Events`].
+    /// `ConnectionAborted` once none is left. `Pending` arms [`Waiter::Events`].
     pub fn stream_read_event(&mut self) -> Read<SocketEvent> {
         let closing = self.is_closing();
         let Mode::Stream(q) = &mut self.mode else {
@@ -606,7 +606,7 @@ impl TransportState {
 
     /// `drain()`: ready while writing is not paused; after close or loss, the
     /// error the transport was lost with, else `ConnectionReset`. `Pending`
-    /// arms [`Wake::Drain`].
+    /// arms [`Waiter::Drain`].
     pub fn stream_drain(&mut self) -> Read<()> {
         if self.is_closing() {
             return Read::Closed(match &self.loss {
@@ -1045,7 +1045,7 @@ impl TransportState {
     /// delivery order — flow control first, then monitor events, then messages
     /// (unless reading is paused), and last, alone, `connection_lost`. The
     /// driver delivers them without holding the lock around this state,
-    /// reviews the batch whenever [`Wake::Deliverer`] arrives, and ends with
+    /// reviews the batch whenever [`Waiter::Deliverer`] arrives, and ends with
     /// [`finish_delivery`](Self::finish_delivery).
     pub fn take_deliveries(&mut self, batch: &mut Deliveries) {
         let epoch = self.monitor.epoch;
@@ -1079,7 +1079,7 @@ impl TransportState {
         }
     }
 
-    /// [`Wake::Deliverer`] came: before its next callback the deliverer lets
+    /// [`Waiter::Deliverer`] came: before its next callback the deliverer lets
     /// the state reorder what it holds. Flow callbacks now owed go next (after
     /// older flow callbacks the batch still holds);
     /// events of a stopped monitor go; messages go back to the inbox if reading
@@ -1171,7 +1171,7 @@ impl TransportState {
     #[must_use = "a dropped wake-up can leave a driver or a waiter asleep"]
     pub fn poll_wake(&mut self) -> Option<Wake> {
         if let Some(w) = self.poll_waiters() {
-            return Some(w);
+            return Some(Wake::Waiter(w));
         }
         if let Mode::Protocol(d) = &mut self.mode {
             if !d.flows.is_empty() && d.claim.is_none() && !d.flow_offered {
@@ -1185,18 +1185,18 @@ impl TransportState {
         None
     }
 
-    fn poll_waiters(&mut self) -> Option<Wake> {
+    fn poll_waiters(&mut self) -> Option<Waiter> {
         if self.wakes.take(Wakes::DELIVERER) {
-            return Some(Wake::Deliverer);
+            return Some(Waiter::Deliverer);
         }
         if self.wakes.take(Wakes::READER) {
-            return Some(Wake::Reader);
+            return Some(Waiter::Reader);
         }
         if self.wakes.take(Wakes::EVENTS) {
-            return Some(Wake::Events);
+            return Some(Waiter::Events);
         }
         if self.wakes.take(Wakes::DRAIN) {
-            return Some(Wake::Drain);
+            return Some(Waiter::Drain);
         }
         None
     }

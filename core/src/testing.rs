@@ -14,7 +14,7 @@ use crate::error::EAGAIN;
 use crate::exec::{self, Budget, Sockets, Stop};
 use crate::{
     Bytes, Callback, Deliveries, MonitorId, Multipart, Park, Read, SendResult, Sock, SocketEvent,
-    SocketType, StreamConfig, TransportState, Wake, WriteAction,
+    SocketType, StreamConfig, TransportState, Waiter, Wake, WriteAction,
 };
 
 /// A pretend libzmq socket with edge-triggered signalling: the FD signals
@@ -399,11 +399,8 @@ impl Harness {
         while let Some(wake) = self.state.poll_wake() {
             match wake {
                 Wake::Driver => self.woken = true,
-                Wake::Deliverer => self.attention = true,
                 Wake::FlowOwed => self.deliver_flow_as_caller(),
-                Wake::Reader => self.stream_woken.0 = true,
-                Wake::Events => self.stream_woken.1 = true,
-                Wake::Drain => self.stream_woken.2 = true,
+                Wake::Waiter(w) => self.wake_waiter(w),
             }
         }
     }
@@ -529,6 +526,15 @@ impl Harness {
         true
     }
 
+    fn wake_waiter(&mut self, w: Waiter) {
+        match w {
+            Waiter::Deliverer => self.attention = true,
+            Waiter::Reader => self.stream_woken.0 = true,
+            Waiter::Events => self.stream_woken.1 = true,
+            Waiter::Drain => self.stream_woken.2 = true,
+        }
+    }
+
     /// One step of the shipped executor ([`exec::step`]) on the fake
     /// sockets; where it stops, the harness plays the driver.
     fn poll_once(&mut self) -> Step {
@@ -547,15 +553,7 @@ impl Harness {
             return Step::Acted;
         };
         match stop {
-            Stop::Wake(w) => match w {
-                Wake::Deliverer => self.attention = true,
-                Wake::Reader => self.stream_woken.0 = true,
-                Wake::Events => self.stream_woken.1 = true,
-                Wake::Drain => self.stream_woken.2 = true,
-                Wake::Driver | Wake::FlowOwed => {
-                    panic!("{w:?} is not for the driver")
-                }
-            },
+            Stop::Wake(w) => self.wake_waiter(w),
             Stop::Deliver => {
                 self.state.take_deliveries(&mut self.batch);
                 self.driver = DriverAt::Delivering;
@@ -697,8 +695,7 @@ impl Harness {
                     self.driver = DriverAt::Parked(again);
                     return;
                 }
-                Some(Stop::Wake(Wake::Deliverer)) => self.attention = true,
-                Some(Stop::Wake(_)) => {}
+                Some(Stop::Wake(w)) => self.wake_waiter(w),
                 Some(other) => panic!("{LOST_WAKEUP}: {other:?}"),
             }
         }

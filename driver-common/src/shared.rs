@@ -12,7 +12,7 @@ use std::time::Instant;
 use aiozmq_core::exec::{self, Stop};
 use aiozmq_core::{
     error, Budget, Deliveries, MonitorId, OptValue, Park, Sock, SockOpt, SocketType,
-    TransportState, Wake,
+    TransportState, Waiter, Wake,
 };
 
 use crate::context::Ctx;
@@ -95,34 +95,40 @@ impl Inner {
     /// Acts on a wake-up that is done under the lock (stream waiters, the
     /// deliverer's attention); returns what must wait for the lock's release.
     fn wake(&mut self, wake: Wake, shared: &Shared, pending: &mut Pending) {
+        match wake {
+            Wake::Driver => pending.driver = true,
+            Wake::FlowOwed => pending.flow = true,
+            Wake::Waiter(w) => self.wake_waiter(w, shared),
+        }
+    }
+
+    /// Wakes a waiter the core named (the driver's outputs name only these).
+    fn wake_waiter(&mut self, waiter: Waiter, shared: &Shared) {
         let notify = |inner: &mut Inner| {
             if inner.waiters.blocked > 0 {
                 shared.changed.notify_all();
             }
         };
-        match wake {
-            Wake::Driver => pending.driver = true,
-            Wake::FlowOwed => pending.flow = true,
-            Wake::Deliverer => shared.attention.store(true, Ordering::Release),
-            Wake::Reader => {
+        match waiter {
+            Waiter::Deliverer => shared.attention.store(true, Ordering::Release),
+            Waiter::Reader => {
                 if let Some(w) = self.waiters.read.take() {
                     w.wake();
                 }
                 notify(self);
             }
-            Wake::Events => {
+            Waiter::Events => {
                 if let Some(w) = self.waiters.events.take() {
                     w.wake();
                 }
                 notify(self);
             }
-            Wake::Drain => {
+            Waiter::Drain => {
                 for w in self.waiters.drain.drain(..) {
                     w.wake();
                 }
                 notify(self);
             }
-            _ => {}
         }
     }
 
@@ -165,8 +171,7 @@ impl Inner {
         exec::close_all(state, &mut sockets, Instant::now(), |w| wakes.push(w));
         if let Some(shared) = shared {
             for w in wakes {
-                let mut ignored = Pending::default();
-                self.wake(w, shared, &mut ignored);
+                self.wake_waiter(w, shared);
             }
         }
     }
@@ -448,10 +453,7 @@ impl Shared {
             };
             self.warn_malformed(inner);
             match stop {
-                Stop::Wake(w) => {
-                    let mut ignored = Pending::default();
-                    inner.wake(w, self, &mut ignored);
-                }
+                Stop::Wake(w) => inner.wake_waiter(w, self),
                 Stop::Deliver => {
                     inner.state.take_deliveries(batch);
                     drop(guard);
