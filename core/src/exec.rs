@@ -20,8 +20,6 @@ pub trait Sockets {
     fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32>;
     /// Stops libzmq's monitor on the main socket; `true` when libzmq did.
     fn stop_monitor(&mut self) -> bool;
-    /// Sets `ZMQ_SNDHWM` to 1 on the main socket; `true` when set.
-    fn shrink_send_hwm(&mut self) -> bool;
     /// Closes this socket with this `LINGER`; the driver already dropped
     /// any registration of its FD.
     fn close(&mut self, sock: Sock, linger: i32);
@@ -82,10 +80,6 @@ pub fn step(state: &mut TransportState, sockets: &mut impl Sockets) -> Option<St
         Output::StopMonitor => {
             let ok = sockets.stop_monitor();
             state.handle_monitor_stopped(ok);
-        }
-        Output::ShrinkSendHwm => {
-            let ok = sockets.shrink_send_hwm();
-            state.handle_send_hwm_shrunk(ok);
         }
         Output::Wake(w) => return Some(Stop::Wake(w)),
         Output::Deliver => return Some(Stop::Deliver),

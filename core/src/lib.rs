@@ -67,7 +67,6 @@
 //!         Ok((!self.inbound.is_empty(), self.room > 0))
 //!     }
 //!     fn stop_monitor(&mut self) -> bool { true }
-//!     fn shrink_send_hwm(&mut self) -> bool { true }
 //!     fn close(&mut self, _: Sock, _linger: i32) {}
 //! }
 //!

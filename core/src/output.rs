@@ -46,10 +46,6 @@ pub enum Output<'a> {
     /// NULL, 0)`), then report it with
     /// [`handle_monitor_stopped`](crate::TransportState::handle_monitor_stopped).
     StopMonitor,
-    /// A flush reached libzmq's queue: set `ZMQ_SNDHWM` to 1 on the main
-    /// socket (libzmq applies it to existing pipes), then report it with
-    /// [`handle_send_hwm_shrunk`](crate::TransportState::handle_send_hwm_shrunk).
-    ShrinkSendHwm,
     /// Drop any registration of this socket's FD, then close the socket with
     /// this `LINGER` (ms), then report it with
     /// [`handle_closed`](crate::TransportState::handle_closed).

@@ -41,10 +41,11 @@ pub trait ZmqTransport: Clone + Send + Sync + 'static {
     /// Sends at once when nothing is buffered, buffers otherwise; never blocks.
     /// Empty multipart: `InvalidInput`; after close or loss: `NotConnected`.
     fn write(&self, msg: impl Into<Multipart>) -> io::Result<()>;
-    /// Flushes what is buffered (and, on PUSH, DEALER and PAIR, what libzmq
-    /// still queues), then `connection_lost(None)`; nothing more is received.
-    /// Gives up after `LINGER` (default [`crate::CLOSE_LINGER_MS`]) without
-    /// progress, with `connection_lost(Some(TimedOut))`.
+    /// Flushes what is buffered into libzmq, then `connection_lost(None)`;
+    /// nothing more is received. Gives up after `LINGER` (default
+    /// [`crate::CLOSE_LINGER_MS`]) without progress, with
+    /// `connection_lost(Some(TimedOut))`. What libzmq still queues then has
+    /// that `LINGER` to reach the peer.
     fn close(&self);
     /// Drops what is buffered, then `connection_lost(None)`.
     fn abort(&self);

@@ -47,13 +47,11 @@ pub const CLOSE_LINGER_MS: i32 = 1000;
 enum Phase {
     /// Open: sending, receiving, delivering.
     Open,
-    /// `close()`: the buffer still goes out, then (where libzmq can tell)
-    /// libzmq's own queue, until both are empty or nothing moved for
-    /// `linger` (the flush deadline).
+    /// `close()`: the buffer still goes out, until it is empty or no message
+    /// has left for `linger` (the flush deadline).
     Flushing {
         last_progress: Instant,
         linger: Option<Duration>,
-        stage: Flush,
     },
     /// The sockets close now, in order: stop the monitor, close its pipes,
     /// close the main socket with this linger. `exc` is for `connection_lost`.
@@ -62,33 +60,6 @@ enum Phase {
     Lost { exc: Option<io::Error> },
     /// `connection_lost` was handed out; the driver ends.
     Done,
-}
-
-/// What a flush is waiting for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flush {
-    /// Our buffer to empty into libzmq.
-    Buffer,
-    /// Our buffer is empty; libzmq's queue is next: the driver lowers
-    /// `SNDHWM` to 1 ([`Output::ShrinkSendHwm`]), after which `POLLOUT`
-    /// means libzmq's pipe is empty and each message its I/O thread takes
-    /// signals the FD.
-    ShrinkHwm,
-    /// libzmq's queue to empty: `POLLOUT`. `signalled`: the FD signalled
-    /// since the turn began (progress).
-    Libzmq { signalled: bool },
-}
-
-/// Whether `POLLOUT` with `SNDHWM = 1` says libzmq's queue is empty: for a
-/// socket with one outbound pipe that is writable whenever its pipe has room.
-/// Not for PUB, XPUB or ROUTER (always writable, they drop), nor REQ/REP
-/// (their turn, not the queue, decides `POLLOUT`). For PUSH and DEALER with
-/// several peers `POLLOUT` means one pipe is empty, not all.
-fn libzmq_queue_observable(socket_type: SocketType) -> bool {
-    matches!(
-        socket_type,
-        SocketType::Push | SocketType::Dealer | SocketType::Pair
-    )
 }
 
 /// Who holds the right to deliver callbacks: one at a time, so callbacks
@@ -187,8 +158,6 @@ pub struct TransportState {
     loss: Option<io::Error>,
     /// The driver is gone: only the steps that close the sockets remain.
     abandoned: bool,
-    /// libzmq accepted a message at least once (else its queue is empty).
-    sent_any: bool,
 }
 
 fn check_endpoint(endpoint: &str) -> io::Result<()> {
@@ -247,7 +216,6 @@ impl TransportState {
             refused_writes: 0,
             loss: None,
             abandoned: false,
-            sent_any: false,
         }
     }
 
@@ -466,7 +434,6 @@ impl TransportState {
             self.phase = Phase::Flushing {
                 last_progress: now,
                 linger: flush_linger(self.user_linger),
-                stage: Flush::Buffer,
             };
             self.stop_receiving();
             self.request_wake();
@@ -691,10 +658,7 @@ impl TransportState {
     pub fn handle_direct_send(&mut self, result: SendResult) -> io::Result<WriteAction> {
         self.main.stale = true;
         let outcome = match result {
-            SendResult::Sent => {
-                self.sent_any = true;
-                Ok(WriteAction::Done)
-            }
+            SendResult::Sent => Ok(WriteAction::Done),
             SendResult::Refused(errno) if error::is_would_block(errno) => {
                 self.main.writable = false;
                 Ok(WriteAction::Enqueue)
@@ -724,7 +688,6 @@ impl TransportState {
         match result {
             SendResult::Sent => {
                 self.write.pop();
-                self.sent_any = true;
                 if let (Phase::Flushing { last_progress, .. }, Some(now)) =
                     (&mut self.phase, self.turn_started)
                 {
@@ -843,16 +806,7 @@ impl TransportState {
     /// read again before the next park (the signal says nothing more).
     pub fn handle_fd_readable(&mut self, sock: Sock) {
         match sock {
-            Sock::Main => {
-                self.main.stale = true;
-                if let Phase::Flushing {
-                    stage: Flush::Libzmq { signalled },
-                    ..
-                } = &mut self.phase
-                {
-                    *signalled = true;
-                }
-            }
+            Sock::Main => self.main.stale = true,
             Sock::Monitor(id) => {
                 if let Some((active, edge)) = self.monitor.active.as_mut() {
                     if *active == id {
@@ -876,30 +830,19 @@ impl TransportState {
         let Phase::Flushing {
             last_progress,
             linger: Some(linger),
-            stage,
         } = self.phase
         else {
             return;
         };
-        if now < last_progress + linger {
+        if self.write.is_empty() || now < last_progress + linger {
             return;
         }
-        let err = match stage {
-            Flush::Buffer if !self.write.is_empty() => {
-                let dropped = self.write.clear();
-                error::timed_out(format!(
-                    "close() gave up after {} ms without progress: {dropped} buffered message{} dropped",
-                    linger.as_millis(),
-                    if dropped == 1 { "" } else { "s" },
-                ))
-            }
-            Flush::Libzmq { .. } => error::timed_out(format!(
-                "close() gave up after {} ms without progress: libzmq still held messages \
-                 its peer did not take, and they were dropped",
-                linger.as_millis(),
-            )),
-            _ => return,
-        };
+        let dropped = self.write.clear();
+        let err = error::timed_out(format!(
+            "close() gave up after {} ms without progress: {dropped} buffered message{} dropped",
+            linger.as_millis(),
+            if dropped == 1 { "" } else { "s" },
+        ));
         self.loss = Some(error::duplicate(&err));
         self.phase = Phase::Closing {
             exc: Some(err),
@@ -917,30 +860,6 @@ impl TransportState {
             err.kind(),
             format!("the driver cannot wait on the transport's sockets: {err}"),
         ));
-    }
-
-    /// After [`Output::ShrinkSendHwm`]: `SNDHWM` is now 1 (`ok`), so the
-    /// flush waits for libzmq's queue to empty; if it could not be set, the
-    /// socket closes with its linger, as it would have without this stage.
-    pub fn handle_send_hwm_shrunk(&mut self, ok: bool) {
-        self.handle_zmq_call();
-        let Phase::Flushing { stage, .. } = &mut self.phase else {
-            return;
-        };
-        if *stage != Flush::ShrinkHwm {
-            return;
-        }
-        if ok {
-            *stage = Flush::Libzmq { signalled: false };
-            // The last reading predates the new mark.
-            self.main.writable = false;
-        } else {
-            self.phase = Phase::Closing {
-                exc: None,
-                linger: self.user_linger.unwrap_or(CLOSE_LINGER_MS),
-            };
-        }
-        self.request_wake();
     }
 
     /// `zmq_socket_monitor` for the plan's new pipe ran, and its PAIR is
@@ -1013,18 +932,6 @@ impl TransportState {
     /// receives before [`Output::Yield`]: after waking from [`Output::Wait`]
     /// or [`Output::Yield`].
     pub fn begin_turn(&mut self, now: Instant, budget: Budget) {
-        if let Phase::Flushing {
-            last_progress,
-            stage: Flush::Libzmq { signalled },
-            ..
-        } = &mut self.phase
-        {
-            // libzmq's I/O thread took a message (or something else moved):
-            // progress, as a send is for our own buffer.
-            if std::mem::take(signalled) {
-                *last_progress = (*last_progress).max(now);
-            }
-        }
         self.parked = false;
         self.budget = match budget {
             Budget::Limit(n) => Some(n),
@@ -1258,29 +1165,8 @@ impl TransportState {
 
     /// The steps of closing, in order, and the retirement of monitor pipes.
     fn poll_lifecycle(&mut self) -> Option<Output<'static>> {
-        if let Phase::Flushing {
-            stage,
-            last_progress,
-            ..
-        } = &mut self.phase
-        {
-            let flushed = match *stage {
-                Flush::Buffer if self.write.is_empty() => {
-                    if self.sent_any && libzmq_queue_observable(self.socket_type) {
-                        *stage = Flush::ShrinkHwm;
-                        if let Some(now) = self.turn_started {
-                            *last_progress = (*last_progress).max(now);
-                        }
-                        return Some(Output::ShrinkSendHwm);
-                    } else {
-                        true
-                    }
-                }
-                Flush::ShrinkHwm => return Some(Output::ShrinkSendHwm),
-                Flush::Libzmq { .. } => !self.main.stale && self.main.writable,
-                Flush::Buffer => false,
-            };
-            if flushed {
+        if let Phase::Flushing { .. } = self.phase {
+            if self.write.is_empty() {
                 self.phase = Phase::Closing {
                     exc: None,
                     linger: self.user_linger.unwrap_or(CLOSE_LINGER_MS),
@@ -1358,10 +1244,7 @@ impl TransportState {
             Phase::Flushing {
                 last_progress,
                 linger: Some(linger),
-                stage,
-            } if !self.write.is_empty() || matches!(stage, Flush::Libzmq { .. }) => {
-                Some(last_progress + linger)
-            }
+            } if !self.write.is_empty() => Some(last_progress + linger),
             _ => None,
         };
         Output::Wait(Park {
@@ -1413,13 +1296,7 @@ impl TransportState {
                     || (self.main.stale && (self.wants_recv() || sending))
                     || (self.main.writable && sending)
                     || (self.main.readable && self.wants_recv())
-                    || match self.phase {
-                        Phase::Flushing {
-                            stage: Flush::Libzmq { .. },
-                            ..
-                        } => self.main.stale,
-                        _ => matches!(self.phase, Phase::Flushing { .. }) && !sending,
-                    }
+                    || (matches!(self.phase, Phase::Flushing { .. }) && !sending)
             }
             Phase::Closing { .. } | Phase::Lost { .. } => claim_free,
             Phase::Done => !self.monitor.retired.is_empty(),

@@ -38,9 +38,6 @@ pub struct FakeSocket {
     pub events_eintr: u32,
     /// The socket was closed.
     pub closed: bool,
-    /// `SNDHWM` was lowered to 1 for a flush: `room > 0` then stands for
-    /// "libzmq's queue is empty".
-    pub hwm_shrunk: bool,
 }
 
 impl FakeSocket {
@@ -119,13 +116,6 @@ impl Sockets for FakeSockets<'_> {
     fn stop_monitor(&mut self) -> bool {
         self.pick(Sock::Main).call();
         self.monitored = None;
-        true
-    }
-
-    fn shrink_send_hwm(&mut self) -> bool {
-        let main = self.pick(Sock::Main);
-        main.call();
-        main.hwm_shrunk = true;
         true
     }
 
@@ -721,9 +711,6 @@ impl Sockets for Probe<'_, '_> {
     }
     fn stop_monitor(&mut self) -> bool {
         panic!("{LOST_WAKEUP}: stopping the monitor")
-    }
-    fn shrink_send_hwm(&mut self) -> bool {
-        panic!("{LOST_WAKEUP}: lowering SNDHWM")
     }
     fn close(&mut self, sock: Sock, _: i32) {
         panic!("{LOST_WAKEUP}: closing {sock:?}")

@@ -11,8 +11,7 @@ use std::time::Instant;
 
 use aiozmq_core::exec::{self, Stop};
 use aiozmq_core::{
-    error, Budget, Deliveries, MonitorId, OptValue, Park, Sock, SockOpt, SocketType,
-    TransportState, Waiter, Wake,
+    error, Budget, Deliveries, MonitorId, Park, Sock, SocketType, TransportState, Waiter, Wake,
 };
 
 use crate::context::Ctx;
@@ -228,15 +227,6 @@ impl exec::Sockets for ZmqSockets<'_> {
             // No socket, no monitor.
             None => true,
         }
-    }
-
-    fn shrink_send_hwm(&mut self) -> bool {
-        let Some(s) = self.main.as_mut() else {
-            return false;
-        };
-        sock::setsockopt(s, SockOpt::SNDHWM, &OptValue::Int(1))
-            .inspect_err(|e| tracing::warn!("lowering SNDHWM to follow libzmq's queue: {e}"))
-            .is_ok()
     }
 
     fn close(&mut self, sock: Sock, linger: i32) {

@@ -110,9 +110,6 @@ macro_rules! conformance {
             null_zap_allow_admits,
             authenticator_stop_restores_libzmq_rules,
             curve_keys_read_back_as_z85,
-            // Closing.
-            close_flushes_libzmqs_queue_to_a_slow_peer,
-            close_reports_what_libzmq_could_not_deliver,
             // Opening.
             clone_dropped_in_connection_made_keeps_it_open,
             panic_in_connection_made_fails_open_and_frees_all,
@@ -285,10 +282,15 @@ pub fn pause_and_resume_writing_once_per_crossing<D: Driver>(d: &D) {
         let before = push.get_write_buffer_size();
         push.write(numbered(written, size)).unwrap();
         written += 1;
-        let after = push.get_write_buffer_size();
         if log.count(|e| *e == Ev::Pause) == 1 {
-            // Delivered before write() returned, on the crossing write itself.
-            assert!(before <= 40_000 && after > 40_000, "{before} -> {after}");
+            // Delivered before write() returned, on the crossing write itself
+            // (the driver may already have sent some of the buffer since, so
+            // the size now says nothing).
+            assert!(
+                before <= 40_000 && before + size > 40_000,
+                "{}: paused on a write from {before} B",
+                d.name()
+            );
         }
     }
     // Writing more while paused does not pause again.
