@@ -5,7 +5,7 @@ use std::io;
 use crate::error;
 
 /// Default high-water mark: 64 KiB.
-pub const DEFAULT_HIGH: usize = 64 * 1024;
+pub(crate) const DEFAULT_HIGH: usize = 64 * 1024;
 
 /// The least a message weighs against the water marks, in bytes: a message
 /// of empty frames still costs memory (its frame list, libzmq's message), so

@@ -24,7 +24,7 @@ use crate::transport::Transport;
 
 /// What opening a connection gives: the transport and the protocol, shared
 /// with the driver.
-pub type Opened<R, P> = (Transport<R>, Arc<Mutex<P>>);
+pub(crate) type Opened<R, P> = (Transport<R>, Arc<Mutex<P>>);
 
 /// Collects what `create_zmq_connection` or `create_zmq_stream` should do;
 /// `K` is [`Connection`] or [`Stream`].
@@ -34,10 +34,25 @@ pub struct Builder<R, K> {
     _runtime: PhantomData<fn() -> R>,
 }
 
+impl<R, K: std::fmt::Debug> std::fmt::Debug for Builder<R, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("setup", &self.setup)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a connection builder opens: a transport with a protocol from `factory`.
 pub struct Connection<P, F> {
     factory: F,
     _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P, F> std::fmt::Debug for Connection<P, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
 }
 
 /// What a stream builder opens: a `ZmqStream`, with its limits.
@@ -45,6 +60,16 @@ pub struct Stream {
     read_limits: (Option<usize>, Option<usize>),
     write_limits: (Option<usize>, Option<usize>),
     events_backlog: usize,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("read_limits", &self.read_limits)
+            .field("write_limits", &self.write_limits)
+            .field("events_backlog", &self.events_backlog)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Starts a connection builder (each driver crate names it `create_zmq_connection`).

@@ -23,6 +23,15 @@ pub enum Ctx {
     User(zmq::Context),
 }
 
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ctx::Default => "Ctx::Default",
+            Ctx::User(_) => "Ctx::User",
+        })
+    }
+}
+
 impl Ctx {
     /// A new socket of `zmq_type` in this context.
     pub fn socket(&self, zmq_type: SocketType) -> io::Result<zmq::Socket> {

@@ -19,6 +19,14 @@ pub struct ProtocolCell<P, T> {
     _transport: PhantomData<fn(T)>,
 }
 
+impl<P, T> std::fmt::Debug for ProtocolCell<P, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtocolCell")
+            .field("abandoned", &self.abandoned)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P, T> ProtocolCell<P, T> {
     /// Wraps the protocol shared with the user.
     pub fn new(protocol: Arc<Mutex<P>>) -> Self {
@@ -48,7 +56,7 @@ fn discard(shared: &Shared, batch: &mut Deliveries) {
 }
 
 /// A panic payload as text.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

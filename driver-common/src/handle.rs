@@ -26,6 +26,15 @@ pub struct Handle {
     counted: bool,
 }
 
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("transport", &self.shared.id())
+            .field("counted", &self.counted)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Clone for Handle {
     fn clone(&self) -> Self {
         self.shared.handles.fetch_add(1, Ordering::Relaxed);

@@ -32,9 +32,21 @@ pub trait Runtime: Send + Sync + 'static {
 /// for an [`AsyncRuntime`](crate::asynch::AsyncRuntime) `R`.
 pub struct Async<R>(PhantomData<fn() -> R>);
 
+impl<R> std::fmt::Debug for Async<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Async").finish_non_exhaustive()
+    }
+}
+
 /// The flavour whose `open`, `read`, `drain` and monitor methods block the
 /// calling thread, for a thread-based [`Runtime`] `R`.
 pub struct Blocking<R>(PhantomData<fn() -> R>);
+
+impl<R> std::fmt::Debug for Blocking<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blocking").finish_non_exhaustive()
+    }
+}
 
 impl<R: Runtime> Runtime for Blocking<R> {
     type Parker = R::Parker;

@@ -11,7 +11,7 @@ use std::ffi::{c_char, CString};
 use std::io;
 
 use aiozmq_core::error::{from_errno, invalid_input};
-use aiozmq_core::zap::{z85_decode, z85_encode};
+use aiozmq_core::z85::{z85_decode, z85_encode};
 
 use crate::sock::to_io;
 

@@ -27,6 +27,18 @@ pub struct Setup {
     pub options: Vec<(SockOpt, OptValue)>,
 }
 
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("zmq_type", &self.zmq_type)
+            .field("binds", &self.binds)
+            .field("connects", &self.connects)
+            .field("premade_socket", &self.sock.is_some())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Setup {
     /// Nothing collected yet.
     pub fn new(zmq_type: SocketType) -> Setup {

@@ -82,6 +82,14 @@ pub struct Inner {
     close_elsewhere: bool,
 }
 
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a caller must do once the lock is released.
 #[derive(Debug, Default, Clone, Copy)]
 #[must_use]
@@ -284,6 +292,16 @@ pub struct Shared {
     close_elsewhere: bool,
     /// The user made the socket (`.zmq_sock`): its context may not be ours.
     premade_socket: bool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("id", &self.id)
+            .field("socket_type", &self.socket_type)
+            .field("handles", &self.handles)
+            .finish_non_exhaustive()
+    }
 }
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);

@@ -129,6 +129,14 @@ pub struct RecvBuf {
     arena: BytesMut,
 }
 
+impl std::fmt::Debug for RecvBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvBuf")
+            .field("arena", &self.arena.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for RecvBuf {
     fn default() -> RecvBuf {
         RecvBuf {

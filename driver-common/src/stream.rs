@@ -23,6 +23,14 @@ pub struct ZmqStream<R> {
     transport: Transport<R>,
 }
 
+impl<R> std::fmt::Debug for ZmqStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZmqStream")
+            .field("transport", &self.transport.handle)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R: Runtime> ZmqStream<R> {
     pub(crate) fn new(transport: Transport<R>) -> Self {
         ZmqStream { transport }

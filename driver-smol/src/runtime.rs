@@ -38,6 +38,14 @@ pub struct ZmqFd {
     _owner: Arc<Shared>,
 }
 
+impl std::fmt::Debug for ZmqFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZmqFd")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AsFd for ZmqFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         // SAFETY: the FD stays open while this `ZmqFd` lives: its socket

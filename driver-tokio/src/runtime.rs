@@ -24,6 +24,14 @@ pub struct ZmqFd {
     _owner: Arc<Shared>,
 }
 
+impl std::fmt::Debug for ZmqFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZmqFd")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AsRawFd for ZmqFd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd

@@ -12,6 +12,12 @@ pub struct Signal {
     state: Mutex<(bool, Option<Waker>)>,
 }
 
+impl std::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signal").finish_non_exhaustive()
+    }
+}
+
 impl Signal {
     /// Waits for the next wake (or takes the one kept).
     pub async fn wait(&self) {
