@@ -142,6 +142,7 @@ mod stream;
 pub mod testing;
 mod version;
 mod write_buffer;
+pub mod z85;
 pub mod zap;
 
 pub use bytes::Bytes;

@@ -210,8 +210,8 @@ pub enum WriteAction {
 pub enum Read<T> {
     /// Here it is.
     Ready(T),
-    /// Not yet: the core wakes the waiter ([`Wake::Reader`], [`Wake::Events`],
-    /// [`Wake::Drain`]) when it is.
+    /// Not yet: the core wakes the waiter ([`Waiter::Reader`], [`Waiter::Events`],
+    /// [`Waiter::Drain`]) when it is.
     Pending,
     /// The stream ended (closed or lost) and nothing queued is left.
     Closed(io::Error),
