@@ -89,8 +89,12 @@ struct Delivery {
     flows: VecDeque<Crossing>,
     events: VecDeque<SocketEvent>,
     inbox: VecDeque<Multipart>,
-    /// [`Wake::FlowOwed`] was handed to a caller that has not answered yet.
+    /// [`Wake::FlowOwed`] was handed out for the flows owed (a refused
+    /// offer stays offered: no caller is asked again until a new crossing).
     flow_offered: bool,
+    /// That caller has not answered yet: the driver leaves the flows to it,
+    /// so `pause_writing` reaches the protocol before its `write()` returns.
+    caller_answering: bool,
 }
 
 /// The monitor pipes: the one running, and those retired but not yet closed.
@@ -1052,7 +1056,12 @@ impl TransportState {
             return false;
         };
         d.flow_offered = false;
+        d.caller_answering = false;
         if d.claim.is_some() || d.flows.is_empty() {
+            // The driver holds the claim: its batch takes the flows.
+            if !d.flows.is_empty() {
+                self.request_wake();
+            }
             return false;
         }
         d.claim = Some(Claim::Caller);
@@ -1067,6 +1076,9 @@ impl TransportState {
     /// as it can.
     pub fn handle_flow_refused(&mut self) {
         // Still "offered": no caller is asked again until a new crossing.
+        if let Mode::Protocol(d) = &mut self.mode {
+            d.caller_answering = false;
+        }
         self.request_wake();
     }
 
@@ -1083,6 +1095,7 @@ impl TransportState {
         if let Mode::Protocol(d) = &mut self.mode {
             if !d.flows.is_empty() && d.claim.is_none() && !d.flow_offered {
                 d.flow_offered = true;
+                d.caller_answering = true;
                 return Some(Wake::FlowOwed);
             }
         }
@@ -1271,7 +1284,7 @@ impl TransportState {
         let Mode::Protocol(d) = &self.mode else {
             return false;
         };
-        !d.flows.is_empty()
+        (!d.flows.is_empty() && !d.caller_answering)
             || !d.events.is_empty()
             || (!self.reading_paused && matches!(self.phase, Phase::Open) && !d.inbox.is_empty())
     }

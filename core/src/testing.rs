@@ -309,6 +309,30 @@ impl Harness {
         Ok(())
     }
 
+    /// `write(msg)` from another thread, up to the moment it released the
+    /// lock: its wake-ups are taken, but a flow delivery it was offered
+    /// ([`Wake::FlowOwed`]) waits for [`answer_flow`](Self::answer_flow), so
+    /// the driver can run in between. Returns whether one was offered.
+    pub fn write_unanswered(&mut self, msg: Multipart) -> io::Result<bool> {
+        self.try_write(msg)?;
+        let mut offered = false;
+        while let Some(wake) = self.state.poll_wake() {
+            match wake {
+                Wake::Driver => self.woken = true,
+                Wake::FlowOwed => offered = true,
+                Wake::Waiter(w) => self.wake_waiter(w),
+            }
+        }
+        Ok(offered)
+    }
+
+    /// The writer of [`write_unanswered`](Self::write_unanswered) delivers
+    /// the flow callbacks it was offered.
+    pub fn answer_flow(&mut self) {
+        self.deliver_flow_as_caller();
+        self.drain_wakes();
+    }
+
     /// `close()` now.
     pub fn close(&mut self) {
         if !self.state.is_closing() {

@@ -179,6 +179,24 @@ fn pause_strictly_over_high_and_resume_at_low_once_each_before_write_returns() {
 }
 
 #[test]
+fn a_driver_turn_before_the_writer_answers_leaves_pause_writing_to_the_writer() {
+    let mut h = Harness::new(SocketType::Push);
+    h.run();
+    h.call(|s| s.set_write_limits(Some(100), Some(40))).unwrap();
+    h.write(sized(0, 80)).unwrap(); // refused: buffered, 80
+                                    // The crossing write, offered the flow delivery; the driver runs a turn
+                                    // (it watches the socket for the buffer) before the writer answers.
+    assert!(h.write_unanswered(sized(1, 80)).unwrap());
+    h.run();
+    assert!(
+        flows_seen(&h).is_empty(),
+        "the driver took pause_writing from the writer: it would come after write() returned"
+    );
+    h.answer_flow();
+    assert_eq!(flows_seen(&h), vec![Seen::Pause]);
+}
+
+#[test]
 fn lowering_the_marks_pauses_at_once() {
     let mut h = Harness::new(SocketType::Push);
     h.run();

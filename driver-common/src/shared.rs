@@ -542,9 +542,14 @@ impl Shared {
         while inner.state.finish_delivery(batch) {
             batch.clear();
         }
-        let pending = self.poll_wakes(&mut inner);
+        let mut pending = self.poll_wakes(&mut inner);
+        if pending.flow {
+            // This thread delivers nothing more: the driver takes the flows.
+            inner.state.handle_flow_refused();
+            pending = self.poll_wakes(&mut inner);
+        }
         drop(inner);
-        if pending.driver {
+        if pending.driver || pending.flow {
             self.wakeup.wake();
         }
     }
