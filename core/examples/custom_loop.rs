@@ -5,7 +5,7 @@
 //! [`aiozmq_core::TransportState`]. One loop follows the core's law of use
 //! (after every input, drain the outputs until there are none):
 //!
-//! - the application writes through `state.write()`, sending at once when it
+//! - the application writes through `state.writer().write()`, sending at once when it
 //!   answers `WriteAction::SendNow` (reported with `handle_direct_send`),
 //!   drains `poll_wake()` after each call (delivering `pause_writing` itself
 //!   when told `Wake::FlowOwed`), and stops writing on `pause_writing` until
@@ -121,12 +121,12 @@ impl Peer {
                 Output::Deliver => {
                     // A threaded driver takes the batch under its lock and
                     // delivers it outside; here there is one thread.
-                    self.state.take_deliveries(&mut self.batch);
+                    self.state.delivery().take(&mut self.batch);
                     loop {
                         while let Some(cb) = self.batch.pop() {
                             deliver(cb)?;
                         }
-                        if !self.state.finish_delivery(&mut self.batch) {
+                        if !self.state.delivery().finish(&mut self.batch) {
                             break;
                         }
                     }
@@ -166,12 +166,12 @@ impl Peer {
                 Wake::Driver => self.state.begin_turn(Instant::now(), BUDGET),
                 Wake::FlowOwed => {
                     let mut flow = Deliveries::new();
-                    if self.state.begin_flow_delivery(&mut flow) {
+                    if self.state.delivery().begin_flow(&mut flow) {
                         loop {
                             while let Some(cb) = flow.pop() {
                                 deliver(cb)?;
                             }
-                            if !self.state.finish_delivery(&mut flow) {
+                            if !self.state.delivery().finish(&mut flow) {
                                 break;
                             }
                         }
@@ -267,17 +267,17 @@ impl Producer {
             let mut msg = Multipart::new();
             msg.push(Bytes::copy_from_slice(&self.written.to_be_bytes()));
             msg.push(Bytes::from(vec![b'x'; PAYLOAD]));
-            let mut action = push.state.write(&msg)?;
+            let mut action = push.state.writer().write(&msg)?;
             if action == WriteAction::SendNow {
                 // aiozmq's fast path: the buffer was empty, try libzmq at once.
                 let result = send(push.socket()?, &msg);
-                action = push.state.handle_direct_send(result)?;
+                action = push.state.writer().handle_direct_send(result)?;
                 if action == WriteAction::Done {
                     self.sent_directly += 1;
                 }
             }
             if action == WriteAction::Enqueue {
-                push.state.enqueue(msg);
+                push.state.writer().enqueue(msg);
             }
             self.written += 1;
             self.peak_buffer = self.peak_buffer.max(push.state.write_buffer_size());
@@ -375,7 +375,8 @@ fn main() -> io::Result<()> {
     let mut push = Peer::new("PUSH", push_socket, SocketType::Push)?;
     let mut pull = Peer::new("PULL", pull_socket, SocketType::Pull)?;
     push.state
-        .set_write_limits(Some(WRITE_HIGH), Some(WRITE_LOW))?;
+        .writer()
+        .set_limits(Some(WRITE_HIGH), Some(WRITE_LOW))?;
     push.state.begin_turn(Instant::now(), BUDGET);
     pull.state.begin_turn(Instant::now(), BUDGET);
     let (low, high) = push.state.write_limits();

@@ -42,7 +42,7 @@ pub enum Budget {
 pub enum Stop {
     /// Wake this waiter, then go on with the turn.
     Wake(Waiter),
-    /// Deliver: [`TransportState::take_deliveries`], deliver without the
+    /// Deliver: [`DeliveryDoor::take`](crate::DeliveryDoor::take), deliver without the
     /// lock, then go on with the turn.
     Deliver,
     /// Drop the FD registration of `sock`, then [`close`] it.
@@ -126,9 +126,9 @@ pub fn close_all(
             Stop::Wake(w) => wake(w),
             Stop::Deliver => {
                 let mut batch = Deliveries::new();
-                state.take_deliveries(&mut batch);
+                state.delivery().take(&mut batch);
                 batch.clear();
-                while state.finish_delivery(&mut batch) {
+                while state.delivery().finish(&mut batch) {
                     batch.clear();
                 }
             }
@@ -141,19 +141,19 @@ pub fn close_all(
 /// Where a deliverer reaches the state between callbacks: directly (the
 /// harness), or by taking the transport's lock (a driver).
 pub trait DeliveryState {
-    /// [`TransportState::review_deliveries`].
+    /// [`DeliveryDoor::review`](crate::DeliveryDoor::review).
     fn review(&mut self, batch: &mut Deliveries);
-    /// [`TransportState::finish_delivery`].
+    /// [`DeliveryDoor::finish`](crate::DeliveryDoor::finish).
     fn finish(&mut self, batch: &mut Deliveries) -> bool;
 }
 
 impl DeliveryState for TransportState {
     fn review(&mut self, batch: &mut Deliveries) {
-        self.review_deliveries(batch)
+        self.delivery().review(batch)
     }
 
     fn finish(&mut self, batch: &mut Deliveries) -> bool {
-        self.finish_delivery(batch)
+        self.delivery().finish(batch)
     }
 }
 

@@ -78,12 +78,12 @@
 //! // buffered, from the caller's thread.
 //! for text in [&b"one"[..], b"two", b"three"] {
 //!     let msg = Multipart::from_iter([Bytes::copy_from_slice(text)]);
-//!     let mut action = state.write(&msg).unwrap();
+//!     let mut action = state.writer().write(&msg).unwrap();
 //!     if action == WriteAction::SendNow {
-//!         action = state.handle_direct_send(sock.send(&msg)).unwrap();
+//!         action = state.writer().handle_direct_send(sock.send(&msg)).unwrap();
 //!     }
 //!     if action == WriteAction::Enqueue {
-//!         state.enqueue(msg);
+//!         state.writer().enqueue(msg);
 //!     }
 //!     while let Some(wake) = state.poll_wake() {
 //!         // A handle would wake the driver, a deliverer or a reader here.
@@ -101,7 +101,7 @@
 //!     match exec::turn(&mut state, &mut sock) {
 //!         Stop::Deliver => {
 //!             // Take the batch under the state's lock, deliver it outside.
-//!             state.take_deliveries(&mut batch);
+//!             state.delivery().take(&mut batch);
 //!             while let Some(cb) = exec::next_callback(&mut batch, || false, &mut state) {
 //!                 if let Callback::MsgReceived(msg) = cb { received.push(msg) }
 //!             }
@@ -161,6 +161,9 @@ pub use output::{
 };
 pub use protocol::{ZmqProtocol, ZmqTransport};
 pub use socket_type::SocketType;
-pub use state::{TransportState, CLOSE_LINGER_MS, INBOX_CAPACITY};
+pub use state::{
+    DeliveryDoor, Endpoints, Monitoring, StreamSide, TransportState, Writer, CLOSE_LINGER_MS,
+    INBOX_CAPACITY,
+};
 pub use stream::{StreamConfig, DEFAULT_EVENTS_BACKLOG};
 pub use version::{version, version_info, VersionInfo};

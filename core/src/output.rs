@@ -39,7 +39,7 @@ pub enum Output<'a> {
     /// [`handle_events`](crate::TransportState::handle_events).
     ReadEvents(Sock),
     /// Callbacks are owed and the driver now holds the right to deliver them:
-    /// take them with [`take_deliveries`](crate::TransportState::take_deliveries)
+    /// take them with [`delivery().take`](crate::DeliveryDoor::take)
     /// and deliver them without holding the lock around this state.
     Deliver,
     /// Stop libzmq's socket monitor on the main socket (`zmq_socket_monitor(s,
@@ -86,7 +86,7 @@ pub struct Park {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waiter {
     /// Whoever is delivering callbacks must look at the state again before
-    /// its next callback ([`review_deliveries`](crate::TransportState::review_deliveries)):
+    /// its next callback ([`delivery().review`](crate::DeliveryDoor::review)):
     /// a flow callback is owed first, or its messages must come back.
     Deliverer,
     /// A stream reader waits and a message (or the end) is there.
@@ -105,10 +105,10 @@ pub enum Wake {
     /// The parked driver has work: wake it.
     Driver,
     /// Flow callbacks are owed and nobody is delivering: the caller that made
-    /// the input delivers them now ([`begin_flow_delivery`](crate::TransportState::begin_flow_delivery)),
+    /// the input delivers them now ([`delivery().begin_flow`](crate::DeliveryDoor::begin_flow)),
     /// so `pause_writing` reaches the protocol before `write()` returns; if the
     /// protocol is locked elsewhere it reports
-    /// [`handle_flow_refused`](crate::TransportState::handle_flow_refused) instead.
+    /// [`delivery().flow_refused`](crate::DeliveryDoor::flow_refused) instead.
     FlowOwed,
     /// Wake this waiter.
     Waiter(Waiter),
@@ -196,9 +196,9 @@ pub enum SendResult {
 pub enum WriteAction {
     /// Send the message now from the caller's thread (aiozmq's fast path: the
     /// buffer is empty), then report it with
-    /// [`handle_direct_send`](crate::TransportState::handle_direct_send).
+    /// [`writer().handle_direct_send`](crate::Writer::handle_direct_send).
     SendNow,
-    /// Hand the message to [`enqueue`](crate::TransportState::enqueue): the
+    /// Hand the message to [`writer().enqueue`](crate::Writer::enqueue): the
     /// driver sends it when the socket has room.
     Enqueue,
     /// The message went out: nothing more to do.
@@ -217,7 +217,7 @@ pub enum Read<T> {
     Closed(io::Error),
 }
 
-/// What [`TransportState::enable_monitor`](crate::TransportState::enable_monitor) asks the caller to do.
+/// What [`monitoring().enable`](crate::Monitoring::enable) asks the caller to do.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonitorPlan {
@@ -226,6 +226,6 @@ pub struct MonitorPlan {
     pub stop_first: bool,
     /// The new pipe's id: start libzmq's monitor on an inproc endpoint unique
     /// to this id, connect the PAIR at once, then report
-    /// [`handle_monitor_started`](crate::TransportState::handle_monitor_started).
+    /// [`monitoring().handle_started`](crate::Monitoring::handle_started).
     pub id: MonitorId,
 }

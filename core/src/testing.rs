@@ -297,14 +297,14 @@ impl Harness {
     }
 
     fn try_write(&mut self, msg: Multipart) -> io::Result<()> {
-        let mut action = self.state.write(&msg)?;
+        let mut action = self.state.writer().write(&msg)?;
         if action == WriteAction::SendNow {
             let result = self.sock.send(&msg);
-            action = self.state.handle_direct_send(result)?;
+            action = self.state.writer().handle_direct_send(result)?;
         }
         self.written += 1;
         if action == WriteAction::Enqueue {
-            self.state.enqueue(msg);
+            self.state.writer().enqueue(msg);
         }
         Ok(())
     }
@@ -352,8 +352,11 @@ impl Harness {
     pub fn set_linger(&mut self, ms: i32) -> io::Result<()> {
         let value = self
             .state
+            .endpoints()
             .check_setsockopt(crate::SockOpt::LINGER, crate::OptValue::Int(ms))?;
-        self.state.handle_setsockopt(crate::SockOpt::LINGER, &value);
+        self.state
+            .endpoints()
+            .handle_setsockopt(crate::SockOpt::LINGER, &value);
         self.linger = (ms >= 0).then(|| Duration::from_millis(ms as u64));
         self.drain_wakes();
         Ok(())
@@ -368,19 +371,19 @@ impl Harness {
 
     /// `enable_monitor()`: stops a running one first, then starts a new pipe.
     pub fn enable_monitor(&mut self) -> io::Result<MonitorId> {
-        let plan = self.state.enable_monitor()?;
+        let plan = self.state.monitoring().enable()?;
         if plan.stop_first {
             self.state.handle_monitor_stopped(true);
         }
         self.pipes.push((plan.id, FakeSocket::default()));
-        self.state.handle_monitor_started(plan.id, true);
+        self.state.monitoring().handle_started(plan.id, true);
         self.drain_wakes();
         Ok(plan.id)
     }
 
     /// `disable_monitor()`.
     pub fn disable_monitor(&mut self) {
-        if self.state.disable_monitor() {
+        if self.state.monitoring().disable() {
             self.state.handle_monitor_stopped(true);
         }
         self.drain_wakes();
@@ -388,14 +391,14 @@ impl Harness {
 
     /// A stream's `read()`.
     pub fn read(&mut self) -> Read<Multipart> {
-        let r = self.state.stream_read();
+        let r = self.state.stream().read();
         self.drain_wakes();
         r
     }
 
     /// A stream's `drain()`; checks that it never completes above the high mark.
     pub fn drain(&mut self) -> Read<()> {
-        let r = self.state.stream_drain();
+        let r = self.state.stream().drain();
         if let Read::Ready(()) = r {
             let (_, high) = self.state.write_limits();
             assert!(
@@ -423,18 +426,18 @@ impl Harness {
     /// returning — unless the protocol is locked elsewhere.
     fn deliver_flow_as_caller(&mut self) {
         if self.protocol_busy {
-            self.state.handle_flow_refused();
+            self.state.delivery().flow_refused();
             return;
         }
         let mut batch = Deliveries::new();
-        if !self.state.begin_flow_delivery(&mut batch) {
+        if !self.state.delivery().begin_flow(&mut batch) {
             return;
         }
         loop {
             while let Some(cb) = batch.pop() {
                 self.record(cb);
             }
-            if !self.state.finish_delivery(&mut batch) {
+            if !self.state.delivery().finish(&mut batch) {
                 break;
             }
         }
@@ -569,7 +572,7 @@ impl Harness {
         match stop {
             Stop::Wake(w) => self.wake_waiter(w),
             Stop::Deliver => {
-                self.state.take_deliveries(&mut self.batch);
+                self.state.delivery().take(&mut self.batch);
                 self.driver = DriverAt::Delivering;
             }
             Stop::Close { sock, linger } => {

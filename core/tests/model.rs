@@ -119,7 +119,10 @@ impl Model {
                 }
             }
             Op::SetLimits(high, low) => {
-                let _ = h.call(|s| s.set_write_limits(high.map(usize::from), low.map(usize::from)));
+                let _ = h.call(|s| {
+                    s.writer()
+                        .set_limits(high.map(usize::from), low.map(usize::from))
+                });
             }
             Op::ProtocolBusy(b) => {
                 self.busy = b;

@@ -165,7 +165,8 @@ fn eintr_on_a_send_is_retried_never_surfaced() {
 fn pause_strictly_over_high_and_resume_at_low_once_each_before_write_returns() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
-    h.call(|s| s.set_write_limits(Some(100), Some(40))).unwrap();
+    h.call(|s| s.writer().set_limits(Some(100), Some(40)))
+        .unwrap();
     h.write(sized(0, 50)).unwrap(); // refused: buffered, 50
     h.write(sized(1, 50)).unwrap(); // 100: not over
     assert!(flows_seen(&h).is_empty());
@@ -182,7 +183,8 @@ fn pause_strictly_over_high_and_resume_at_low_once_each_before_write_returns() {
 fn a_driver_turn_before_the_writer_answers_leaves_pause_writing_to_the_writer() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
-    h.call(|s| s.set_write_limits(Some(100), Some(40))).unwrap();
+    h.call(|s| s.writer().set_limits(Some(100), Some(40)))
+        .unwrap();
     h.write(sized(0, 80)).unwrap(); // refused: buffered, 80
                                     // The crossing write, offered the flow delivery; the driver runs a turn
                                     // (it watches the socket for the buffer) before the writer answers.
@@ -201,11 +203,11 @@ fn lowering_the_marks_pauses_at_once() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
     h.write(sized(0, 100)).unwrap();
-    h.call(|s| s.set_write_limits(Some(50), None)).unwrap();
+    h.call(|s| s.writer().set_limits(Some(50), None)).unwrap();
     assert_eq!(flows_seen(&h), vec![Seen::Pause]);
     assert_eq!(h.state.write_limits(), (12, 50));
     let e = h
-        .call(|s| s.set_write_limits(Some(1), Some(2)))
+        .call(|s| s.writer().set_limits(Some(1), Some(2)))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(h.state.write_limits(), (12, 50), "unchanged");
@@ -215,7 +217,7 @@ fn lowering_the_marks_pauses_at_once() {
 fn a_busy_protocol_gets_pause_from_the_driver_as_soon_as_it_is_free() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
-    h.call(|s| s.set_write_limits(Some(1), None)).unwrap();
+    h.call(|s| s.writer().set_limits(Some(1), None)).unwrap();
     h.protocol_busy = true;
     h.write(sized(0, 2)).unwrap();
     assert!(
@@ -232,7 +234,7 @@ fn pause_owed_inside_a_callback_comes_right_after_it() {
     let mut h = Harness::new(SocketType::Dealer);
     h.echo = true; // msg_received writes the message back
     h.run();
-    h.call(|s| s.set_write_limits(Some(1), None)).unwrap();
+    h.call(|s| s.writer().set_limits(Some(1), None)).unwrap();
     h.peer_sends(msg(b"ab"));
     h.peer_sends(msg(b"cd"));
     h.run();
@@ -250,7 +252,7 @@ fn pause_owed_inside_a_callback_comes_right_after_it() {
 fn flow_callbacks_from_another_thread_during_a_batch_keep_their_order() {
     let mut h = Harness::new(SocketType::Dealer);
     h.run();
-    h.call(|s| s.set_write_limits(Some(1), Some(0))).unwrap();
+    h.call(|s| s.writer().set_limits(Some(1), Some(0))).unwrap();
     for i in 0..5u8 {
         h.peer_sends(msg(&[i]));
     }
@@ -275,7 +277,7 @@ fn flow_callbacks_from_another_thread_during_a_batch_keep_their_order() {
 fn a_flow_callback_owed_mid_batch_goes_after_the_older_ones_it_holds() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
-    h.call(|s| s.set_write_limits(Some(1), Some(0))).unwrap();
+    h.call(|s| s.writer().set_limits(Some(1), Some(0))).unwrap();
     // The protocol is locked elsewhere: the pause is left to the driver...
     h.protocol_busy = true;
     h.write(sized(0, 2)).unwrap();
@@ -284,7 +286,7 @@ fn a_flow_callback_owed_mid_batch_goes_after_the_older_ones_it_holds() {
     while !h.delivering() {
         h.step();
     }
-    h.call(|s| s.set_write_limits(Some(100), None)).unwrap();
+    h.call(|s| s.writer().set_limits(Some(100), None)).unwrap();
     h.run();
     assert_eq!(flows_seen(&h), vec![Seen::Pause, Seen::Resume]);
 }
@@ -326,7 +328,8 @@ fn after_close_reading_and_limit_calls_are_not_connected() {
     for e in [
         h.call(|s| s.pause_reading()).unwrap_err(),
         h.call(|s| s.resume_reading()).unwrap_err(),
-        h.call(|s| s.set_write_limits(Some(10), None)).unwrap_err(),
+        h.call(|s| s.writer().set_limits(Some(10), None))
+            .unwrap_err(),
     ] {
         assert_eq!(e.kind(), ErrorKind::NotConnected);
     }
@@ -639,9 +642,9 @@ fn when_the_driver_is_gone_the_sockets_close_in_order_and_nothing_is_delivered()
 
 #[test]
 fn malformed_endpoints_are_invalid_input_with_einval() {
-    let s = TransportState::new(SocketType::Dealer);
+    let mut s = TransportState::new(SocketType::Dealer);
     for bad in ["tcp://", "tcp", "://x", "in\0proc://x"] {
-        let e = s.check_endpoint(bad).unwrap_err();
+        let e = s.endpoints().check_endpoint(bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
         assert_eq!(zmq_errno(&e), Some(EINVAL), "{bad}");
         assert!(e.to_string().contains("endpoint"), "{e}");
@@ -651,15 +654,17 @@ fn malformed_endpoints_are_invalid_input_with_einval() {
 #[test]
 fn unbind_and_disconnect_remove_what_libzmq_removed() {
     let mut s = TransportState::new(SocketType::Dealer);
-    s.handle_bound("tcp://127.0.0.1:5555".into());
-    s.handle_unbound(
+    s.endpoints().handle_bound("tcp://127.0.0.1:5555".into());
+    s.endpoints().handle_unbound(
         "tcp://localhost:5555",
         &["tcp://127.0.0.1:5555".to_string()],
     );
     assert!(s.bindings().is_empty());
-    s.handle_connected("tcp://127.0.0.1:6666".into());
-    s.handle_connected("inproc://x".into());
-    s.handle_disconnected("tcp://localhost:6666", &["tcp://127.0.0.1:6666".into()]);
+    s.endpoints()
+        .handle_connected("tcp://127.0.0.1:6666".into());
+    s.endpoints().handle_connected("inproc://x".into());
+    s.endpoints()
+        .handle_disconnected("tcp://localhost:6666", &["tcp://127.0.0.1:6666".into()]);
     assert_eq!(
         s.connections().iter().collect::<Vec<_>>(),
         vec!["inproc://x"]
@@ -669,15 +674,15 @@ fn unbind_and_disconnect_remove_what_libzmq_removed() {
 #[test]
 fn subscriptions_are_deduplicated_and_sub_only() {
     let mut s = TransportState::new(SocketType::Sub);
-    assert!(s.check_subscribe(b"a").unwrap());
-    s.handle_subscribed(Bytes::from_static(b"a"));
-    assert!(!s.check_subscribe(b"a").unwrap());
-    assert!(s.check_unsubscribe(b"a").unwrap());
-    s.handle_unsubscribed(b"a");
-    assert!(!s.check_unsubscribe(b"a").unwrap());
-    let d = TransportState::new(SocketType::Dealer);
+    assert!(s.endpoints().check_subscribe(b"a").unwrap());
+    s.endpoints().handle_subscribed(Bytes::from_static(b"a"));
+    assert!(!s.endpoints().check_subscribe(b"a").unwrap());
+    assert!(s.endpoints().check_unsubscribe(b"a").unwrap());
+    s.endpoints().handle_unsubscribed(b"a");
+    assert!(!s.endpoints().check_unsubscribe(b"a").unwrap());
+    let mut d = TransportState::new(SocketType::Dealer);
     assert_eq!(
-        d.check_subscribe(b"a").unwrap_err().kind(),
+        d.endpoints().check_subscribe(b"a").unwrap_err().kind(),
         ErrorKind::Unsupported
     );
     assert_eq!(
@@ -689,14 +694,15 @@ fn subscriptions_are_deduplicated_and_sub_only() {
 #[test]
 fn the_write_action_names_the_fast_path() {
     let mut s = TransportState::new(SocketType::Dealer);
-    assert_eq!(s.write(&msg(b"a")).unwrap(), WriteAction::SendNow);
+    assert_eq!(s.writer().write(&msg(b"a")).unwrap(), WriteAction::SendNow);
     assert_eq!(
-        s.handle_direct_send(aiozmq_core::SendResult::Refused(EAGAIN))
+        s.writer()
+            .handle_direct_send(aiozmq_core::SendResult::Refused(EAGAIN))
             .unwrap(),
         WriteAction::Enqueue
     );
-    s.enqueue(msg(b"a"));
-    assert_eq!(s.write(&msg(b"b")).unwrap(), WriteAction::Enqueue);
+    s.writer().enqueue(msg(b"a"));
+    assert_eq!(s.writer().write(&msg(b"b")).unwrap(), WriteAction::Enqueue);
 }
 
 // ----- streams -----
@@ -748,7 +754,7 @@ fn a_stream_reader_is_woken_when_a_message_comes() {
 #[test]
 fn drain_waits_out_a_pause_and_fails_at_once_after_close() {
     let mut h = stream(SocketType::Push, 100, 10);
-    h.call(|s| s.set_write_limits(Some(4), Some(0))).unwrap();
+    h.call(|s| s.writer().set_limits(Some(4), Some(0))).unwrap();
     assert!(matches!(h.drain(), Read::Ready(())));
     h.write(sized(0, 5)).unwrap();
     assert!(matches!(h.drain(), Read::Pending));
@@ -800,7 +806,7 @@ fn a_stream_keeps_the_newest_events() {
     }
     h.run();
     let mut got = Vec::new();
-    while let Read::Ready(ev) = h.call(|s| s.stream_read_event()) {
+    while let Read::Ready(ev) = h.call(|s| s.stream().read_event()) {
         got.push(ev.event);
     }
     assert_eq!(got, vec![event::ACCEPTED, event::CLOSED]);

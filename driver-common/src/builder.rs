@@ -225,7 +225,7 @@ impl<R: Runtime> Builder<R, Stream> {
                 events_backlog: self.kind.events_backlog,
             },
         );
-        state.set_write_limits(high, low)?;
+        state.writer().set_limits(high, low)?;
         let (wakeup, parker) = R::parker()?;
         let shared = self.setup.open(state, wakeup)?;
         R::start(shared.clone(), None, parker)?;

@@ -95,13 +95,13 @@ where
         if self.is_abandoned() {
             drop(guard);
             let mut batch = Deliveries::new();
-            if shared.lock().state.begin_flow_delivery(&mut batch) {
+            if shared.lock().state.delivery().begin_flow(&mut batch) {
                 discard(shared, &mut batch);
             }
             return true;
         }
         let mut batch = Deliveries::new();
-        let claimed = shared.lock().state.begin_flow_delivery(&mut batch);
+        let claimed = shared.lock().state.delivery().begin_flow(&mut batch);
         if claimed {
             run(shared, guard, &mut batch);
         }

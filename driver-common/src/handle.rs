@@ -101,13 +101,15 @@ impl Handle {
     pub fn write(&self, msg: Multipart) -> io::Result<()> {
         self.shared.with(|inner| {
             let Inner { state, socket, .. } = inner;
-            let mut action = state.write(&msg)?;
+            let mut action = state.writer().write(&msg)?;
             if action == WriteAction::SendNow {
                 let socket = socket.as_mut().ok_or_else(closed)?;
-                action = state.handle_direct_send(sock::send(socket, &msg))?;
+                action = state
+                    .writer()
+                    .handle_direct_send(sock::send(socket, &msg))?;
             }
             if action == WriteAction::Enqueue {
-                state.enqueue(msg);
+                state.writer().enqueue(msg);
             }
             Ok(())
         })
@@ -138,11 +140,11 @@ impl Handle {
     /// Runs a libzmq call on the open socket, then tells the core a call was made.
     fn call<R>(
         &self,
-        check: impl FnOnce(&TransportState) -> io::Result<()>,
+        check: impl FnOnce(&mut TransportState) -> io::Result<()>,
         f: impl FnOnce(&mut zmq::Socket) -> io::Result<R>,
     ) -> io::Result<R> {
         self.shared.with(|inner| {
-            check(&inner.state)?;
+            check(&mut inner.state)?;
             let out = f(main_socket(inner)?);
             inner.state.handle_zmq_call();
             out
@@ -152,7 +154,7 @@ impl Handle {
     /// `getsockopt()`.
     pub fn getsockopt(&self, opt: SockOpt) -> io::Result<OptValue> {
         self.call(
-            |s| s.check_getsockopt(opt),
+            |s| s.endpoints().check_getsockopt(opt),
             |sock| sock::getsockopt(sock, opt),
         )
     }
@@ -160,10 +162,10 @@ impl Handle {
     /// `setsockopt()`.
     pub fn setsockopt(&self, opt: SockOpt, value: OptValue) -> io::Result<()> {
         self.shared.with(|inner| {
-            let value = inner.state.check_setsockopt(opt, value)?;
+            let value = inner.state.endpoints().check_setsockopt(opt, value)?;
             let result = sock::setsockopt(main_socket(inner)?, opt, &value);
             match &result {
-                Ok(()) => inner.state.handle_setsockopt(opt, &value),
+                Ok(()) => inner.state.endpoints().handle_setsockopt(opt, &value),
                 Err(_) => inner.state.handle_zmq_call(),
             }
             result
@@ -182,7 +184,7 @@ impl Handle {
         low: Option<usize>,
     ) -> io::Result<()> {
         self.shared
-            .with(|inner| inner.state.set_write_limits(high, low))
+            .with(|inner| inner.state.writer().set_limits(high, low))
     }
 
     /// `get_write_buffer_size()`.
@@ -203,10 +205,10 @@ impl Handle {
     /// `bind()`: the real endpoint.
     pub fn bind(&self, endpoint: &str) -> io::Result<String> {
         self.shared.with(|inner| {
-            inner.state.check_bind(endpoint)?;
+            inner.state.endpoints().check_bind(endpoint)?;
             let result = sock::bind(main_socket(inner)?, endpoint);
             match &result {
-                Ok(real) => inner.state.handle_bound(real.clone()),
+                Ok(real) => inner.state.endpoints().handle_bound(real.clone()),
                 Err(_) => inner.state.handle_zmq_call(),
             }
             result
@@ -216,11 +218,12 @@ impl Handle {
     /// `unbind()`.
     pub fn unbind(&self, endpoint: &str) -> io::Result<()> {
         self.shared.with(|inner| {
-            inner.state.check_endpoint(endpoint)?;
+            inner.state.endpoints().check_endpoint(endpoint)?;
             let result = sock::unbind(main_socket(inner)?, endpoint);
             match &result {
                 Ok(()) => inner
                     .state
+                    .endpoints()
                     .handle_unbound(endpoint, &sock::spellings(endpoint)),
                 Err(_) => inner.state.handle_zmq_call(),
             }
@@ -236,10 +239,13 @@ impl Handle {
     /// `connect()`: the endpoint.
     pub fn connect(&self, endpoint: &str) -> io::Result<String> {
         self.shared.with(|inner| {
-            inner.state.check_endpoint(endpoint)?;
+            inner.state.endpoints().check_endpoint(endpoint)?;
             let result = sock::connect(main_socket(inner)?, endpoint);
             match &result {
-                Ok(()) => inner.state.handle_connected(endpoint.to_owned()),
+                Ok(()) => inner
+                    .state
+                    .endpoints()
+                    .handle_connected(endpoint.to_owned()),
                 Err(_) => inner.state.handle_zmq_call(),
             }
             result.map(|()| endpoint.to_owned())
@@ -249,11 +255,12 @@ impl Handle {
     /// `disconnect()`.
     pub fn disconnect(&self, endpoint: &str) -> io::Result<()> {
         self.shared.with(|inner| {
-            inner.state.check_endpoint(endpoint)?;
+            inner.state.endpoints().check_endpoint(endpoint)?;
             let result = sock::disconnect(main_socket(inner)?, endpoint);
             match &result {
                 Ok(()) => inner
                     .state
+                    .endpoints()
                     .handle_disconnected(endpoint, &sock::spellings(endpoint)),
                 Err(_) => inner.state.handle_zmq_call(),
             }
@@ -269,7 +276,7 @@ impl Handle {
     /// `subscribe()`: SUB only; a prefix already held does nothing.
     pub fn subscribe(&self, prefix: &[u8]) -> io::Result<()> {
         self.shared.with(|inner| {
-            if !inner.state.check_subscribe(prefix)? {
+            if !inner.state.endpoints().check_subscribe(prefix)? {
                 return Ok(());
             }
             let value = OptValue::Bytes(Bytes::copy_from_slice(prefix));
@@ -277,6 +284,7 @@ impl Handle {
             match &result {
                 Ok(()) => inner
                     .state
+                    .endpoints()
                     .handle_subscribed(Bytes::copy_from_slice(prefix)),
                 Err(_) => inner.state.handle_zmq_call(),
             }
@@ -287,13 +295,13 @@ impl Handle {
     /// `unsubscribe()`: SUB only.
     pub fn unsubscribe(&self, prefix: &[u8]) -> io::Result<()> {
         self.shared.with(|inner| {
-            if !inner.state.check_unsubscribe(prefix)? {
+            if !inner.state.endpoints().check_unsubscribe(prefix)? {
                 return Ok(());
             }
             let value = OptValue::Bytes(Bytes::copy_from_slice(prefix));
             let result = sock::setsockopt(main_socket(inner)?, SockOpt::UNSUBSCRIBE, &value);
             match &result {
-                Ok(()) => inner.state.handle_unsubscribed(prefix),
+                Ok(()) => inner.state.endpoints().handle_unsubscribed(prefix),
                 Err(_) => inner.state.handle_zmq_call(),
             }
             result
@@ -311,7 +319,7 @@ impl Handle {
     /// core told that libzmq was called (its `ZMQ_FD` edge may be consumed).
     pub fn with_zmq_socket<R>(&self, f: impl FnOnce(&zmq::Socket) -> R) -> io::Result<R> {
         let ran = self.call(
-            |s| s.check_getsockopt(SockOpt::TYPE),
+            |s| s.endpoints().check_getsockopt(SockOpt::TYPE),
             |sock| Ok(catch_unwind(AssertUnwindSafe(|| f(sock)))),
         )?;
         Ok(ran.unwrap_or_else(|panic| resume_unwind(panic)))
@@ -325,7 +333,7 @@ impl Handle {
         let id = self.shared.id();
         let premade = self.shared.premade_socket();
         self.shared.with(|inner| {
-            let plan = inner.state.enable_monitor()?;
+            let plan = inner.state.monitoring().enable()?;
             if plan.stop_first {
                 let stopped = sock::stop_monitor(main_socket(inner)?);
                 inner.state.handle_monitor_stopped(stopped.is_ok());
@@ -336,7 +344,7 @@ impl Handle {
                 let probe = format!("inproc://aiozmq-context-probe-{id}-{}", plan.id.0);
                 let same = sock::in_context(main_socket(inner)?, new_pair, &probe);
                 if !matches!(same, Ok(true)) {
-                    inner.state.handle_monitor_started(plan.id, false);
+                    inner.state.monitoring().handle_started(plan.id, false);
                     return Err(same.err().unwrap_or_else(|| {
                         error::invalid_input(
                             "enable_monitor: the socket given to .zmq_sock() is from another \
@@ -349,7 +357,10 @@ impl Handle {
             let endpoint = format!("inproc://aiozmq-monitor-{id}-{}", plan.id.0);
             let started = sock::start_monitor(main_socket(inner)?, new_pair, &endpoint, mask)
                 .and_then(|pair| Ok((sock::fd(&pair)?, pair)));
-            inner.state.handle_monitor_started(plan.id, started.is_ok());
+            inner
+                .state
+                .monitoring()
+                .handle_started(plan.id, started.is_ok());
             let (fd, pair) = started?;
             inner.pipes.push((plan.id, pair, fd));
             Ok(())
@@ -359,7 +370,7 @@ impl Handle {
     /// `disable_monitor()`: no events are delivered after it returns.
     pub fn disable_monitor(&self) -> io::Result<()> {
         self.shared.with(|inner| {
-            if !inner.state.disable_monitor() {
+            if !inner.state.monitoring().disable() {
                 return Ok(());
             }
             let stopped = sock::stop_monitor(main_socket(inner)?);
@@ -373,7 +384,7 @@ impl Handle {
     /// Polls a stream's next message. Cancel-safe: a message leaves the
     /// queue only in the poll that returns it.
     pub fn poll_read(&self, cx: &mut Context<'_>) -> Poll<io::Result<Multipart>> {
-        self.shared.with(|inner| match inner.state.stream_read() {
+        self.shared.with(|inner| match inner.state.stream().read() {
             Read::Ready(msg) => Poll::Ready(Ok(msg)),
             Read::Closed(e) => Poll::Ready(Err(e)),
             Read::Pending => {
@@ -386,7 +397,7 @@ impl Handle {
     /// Polls a stream's next monitor event.
     pub fn poll_read_event(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketEvent>> {
         self.shared
-            .with(|inner| match inner.state.stream_read_event() {
+            .with(|inner| match inner.state.stream().read_event() {
                 Read::Ready(ev) => Poll::Ready(Ok(ev)),
                 Read::Closed(e) => Poll::Ready(Err(e)),
                 Read::Pending => {
@@ -398,32 +409,33 @@ impl Handle {
 
     /// Polls until writing may go on, or the loss's error.
     pub fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.shared.with(|inner| match inner.state.stream_drain() {
-            Read::Ready(()) => Poll::Ready(Ok(())),
-            Read::Closed(e) => Poll::Ready(Err(e)),
-            Read::Pending => {
-                let drain = &mut inner.waiters.drain;
-                if !drain.iter().any(|w| w.will_wake(cx.waker())) {
-                    drain.push(cx.waker().clone());
+        self.shared
+            .with(|inner| match inner.state.stream().drain() {
+                Read::Ready(()) => Poll::Ready(Ok(())),
+                Read::Closed(e) => Poll::Ready(Err(e)),
+                Read::Pending => {
+                    let drain = &mut inner.waiters.drain;
+                    if !drain.iter().any(|w| w.will_wake(cx.waker())) {
+                        drain.push(cx.waker().clone());
+                    }
+                    Poll::Pending
                 }
-                Poll::Pending
-            }
-        })
+            })
     }
 
     /// Blocks for a stream's next message, up to `timeout`.
     pub fn read_blocking(&self, timeout: Option<Duration>) -> io::Result<Multipart> {
-        self.block(timeout, TransportState::stream_read)
+        self.block(timeout, |s| s.stream().read())
     }
 
     /// Blocks for a stream's next monitor event, up to `timeout`.
     pub fn read_event_blocking(&self, timeout: Option<Duration>) -> io::Result<SocketEvent> {
-        self.block(timeout, TransportState::stream_read_event)
+        self.block(timeout, |s| s.stream().read_event())
     }
 
     /// Blocks until writing may go on, or the loss's error.
     pub fn drain_blocking(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.block(timeout, TransportState::stream_drain)
+        self.block(timeout, |s| s.stream().drain())
     }
 
     fn block<T>(
@@ -476,7 +488,7 @@ impl Handle {
     /// A stream's `set_read_buffer_limits()`.
     pub fn set_read_limits(&self, high: Option<usize>, low: Option<usize>) -> io::Result<()> {
         self.shared
-            .with(|inner| inner.state.set_read_limits(high, low))
+            .with(|inner| inner.state.stream().set_read_limits(high, low))
     }
 
     /// A stream's `(low, high)` read water marks.

@@ -76,19 +76,19 @@ impl Setup {
                 )));
             }
             for (opt, value) in self.options {
-                let value = state.check_setsockopt(opt, value)?;
+                let value = state.endpoints().check_setsockopt(opt, value)?;
                 sock::setsockopt(&mut socket, opt, &value)?;
-                state.handle_setsockopt(opt, &value);
+                state.endpoints().handle_setsockopt(opt, &value);
             }
             for endpoint in &self.binds {
-                state.check_bind(endpoint)?;
+                state.endpoints().check_bind(endpoint)?;
                 let real = sock::bind(&mut socket, endpoint)?;
-                state.handle_bound(real);
+                state.endpoints().handle_bound(real);
             }
             for endpoint in &self.connects {
-                state.check_endpoint(endpoint)?;
+                state.endpoints().check_endpoint(endpoint)?;
                 sock::connect(&socket, endpoint)?;
-                state.handle_connected(endpoint.clone());
+                state.endpoints().handle_connected(endpoint.clone());
             }
             sock::fd(&socket)
         })();

@@ -408,7 +408,7 @@ impl Shared {
             let delivered = self.protocol().is_some_and(|p| p.try_deliver_flow(self));
             let mut inner = self.lock();
             if !delivered {
-                inner.state.handle_flow_refused();
+                inner.state.delivery().flow_refused();
             }
             let more = self.poll_wakes(&mut inner);
             drop(inner);
@@ -463,13 +463,13 @@ impl Shared {
             match stop {
                 Stop::Wake(w) => inner.wake_waiter(w, self),
                 Stop::Deliver => {
-                    inner.state.take_deliveries(batch);
+                    inner.state.delivery().take(batch);
                     drop(guard);
                     match protocol {
                         Some(p) => p.deliver(self, batch),
                         None => {
                             let mut inner = self.lock();
-                            while inner.state.finish_delivery(batch) {}
+                            while inner.state.delivery().finish(batch) {}
                         }
                     }
                     guard = self.lock();
@@ -523,12 +523,12 @@ impl Shared {
     }
 
     pub(crate) fn batch_review(&self, batch: &mut Deliveries) {
-        self.lock().state.review_deliveries(batch);
+        self.lock().state.delivery().review(batch);
     }
 
     /// Ends a delivery; `true` when more flow callbacks came into `batch`.
     pub(crate) fn batch_finish(&self, batch: &mut Deliveries) -> bool {
-        self.lock().state.finish_delivery(batch)
+        self.lock().state.delivery().finish(batch)
     }
 
     /// After a callback panicked: the transport fails, the batch is dropped.
@@ -539,13 +539,13 @@ impl Shared {
             "a protocol callback panicked: {what}"
         )));
         batch.clear();
-        while inner.state.finish_delivery(batch) {
+        while inner.state.delivery().finish(batch) {
             batch.clear();
         }
         let mut pending = self.poll_wakes(&mut inner);
         if pending.flow {
             // This thread delivers nothing more: the driver takes the flows.
-            inner.state.handle_flow_refused();
+            inner.state.delivery().flow_refused();
             pending = self.poll_wakes(&mut inner);
         }
         drop(inner);
