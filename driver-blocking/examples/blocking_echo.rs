@@ -1,25 +1,22 @@
 //! DEALER/ROUTER echo with the protocol API on plain threads, over tcp loopback.
 //!
-//! A ROUTER server echoes every message back to the DEALER that sent it; the
-//! client sends N pings one at a time, waits (at most 5 s) for each echo,
-//! checks it, and prints the mean round-trip time. Both sides then close and
-//! the example waits for each `connection_lost`. No async runtime: each
-//! transport has its own I/O thread and `open()` returns once it runs.
-//! Exits non-zero on a wrong, missing or late echo.
+//! A ROUTER server echoes every message back from `msg_received`; a DEALER
+//! client sends pings one at a time and waits (at most 5 s) for each echo,
+//! then both close and report `connection_lost`. No async runtime: each
+//! transport runs its own I/O thread, and `open()` returns once it runs.
+//! Exits non-zero if an echo is wrong or does not come.
 //!
 //! `cargo run --release -p aiozmq-blocking --example blocking_echo`
 
 use std::io;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use aiozmq_blocking::{
     create_zmq_connection, Bytes, Multipart, SocketType, Transport, ZmqProtocol, ZmqTransport,
 };
 
-/// Round trips to make.
 const N: usize = 10_000;
-/// The longest wait for any one event; past it the example fails instead of hanging.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The server echoes every message back to the peer it came from.
@@ -32,7 +29,6 @@ impl ZmqProtocol<Transport> for EchoServer {
     fn connection_made(&mut self, transport: Transport) {
         self.transport = Some(transport);
     }
-
     fn msg_received(&mut self, msg: Multipart) {
         // ROUTER: [peer routing id, body...] goes back to that peer.
         if let Some(t) = &self.transport {
@@ -41,7 +37,6 @@ impl ZmqProtocol<Transport> for EchoServer {
             }
         }
     }
-
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         let _ = self.lost.send(exc);
     }
@@ -57,89 +52,60 @@ impl ZmqProtocol<Transport> for Client {
     fn msg_received(&mut self, msg: Multipart) {
         let _ = self.replies.send(msg);
     }
-
     fn connection_lost(&mut self, exc: Option<io::Error>) {
         let _ = self.lost.send(exc);
     }
 }
 
-/// The next item of `rx` within [`TIMEOUT`].
-fn recv<T>(what: &str, rx: &Receiver<T>) -> io::Result<T> {
-    rx.recv_timeout(TIMEOUT).map_err(|e| match e {
-        RecvTimeoutError::Timeout => io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("{what}: nothing within {TIMEOUT:?}"),
-        ),
-        RecvTimeoutError::Disconnected => {
-            io::Error::new(io::ErrorKind::BrokenPipe, format!("{what}: channel closed"))
-        }
-    })
-}
-
-/// Waits for `connection_lost` and reports how it went.
-fn await_lost(who: &str, lost: &Receiver<Option<io::Error>>) -> io::Result<()> {
-    match recv(&format!("{who} connection_lost"), lost)? {
-        None => {
-            println!("{who}: connection lost (clean close)");
-            Ok(())
-        }
-        Some(e) => Err(io::Error::new(e.kind(), format!("{who} lost: {e}"))),
-    }
+/// The next item of `rx`, or an error naming `what` after [`TIMEOUT`].
+fn recv<T>(rx: &Receiver<T>, what: &str) -> io::Result<T> {
+    rx.recv_timeout(TIMEOUT)
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("no {what} within 5 s")))
 }
 
 fn main() -> io::Result<()> {
-    let (server_lost_tx, server_lost) = mpsc::channel();
-    let (server, _) = create_zmq_connection(
-        || EchoServer {
-            transport: None,
-            lost: server_lost_tx,
-        },
-        SocketType::Router,
-    )
-    .bind("tcp://127.0.0.1:*")
-    .open()?;
-    let endpoint = server
-        .bindings()
-        .into_iter()
-        .next()
-        .ok_or_else(|| io::Error::other("the server has no binding"))?;
+    let (server_lost_tx, server_lost) = channel();
+    let server = EchoServer {
+        transport: None,
+        lost: server_lost_tx,
+    };
+    let (server, _) = create_zmq_connection(|| server, SocketType::Router)
+        .bind("tcp://127.0.0.1:*")
+        .open()?;
+    let endpoint = server.bindings().into_iter().next().expect("bound");
     println!("server: ROUTER bound to {endpoint}");
 
-    let (replies_tx, replies) = mpsc::channel();
-    let (client_lost_tx, client_lost) = mpsc::channel();
-    let (client, _) = create_zmq_connection(
-        || Client {
-            replies: replies_tx,
-            lost: client_lost_tx,
-        },
-        SocketType::Dealer,
-    )
-    .connect(&endpoint)
-    .open()?;
+    let (replies_tx, replies) = channel();
+    let (client_lost_tx, client_lost) = channel();
+    let client = Client {
+        replies: replies_tx,
+        lost: client_lost_tx,
+    };
+    let (client, _) = create_zmq_connection(|| client, SocketType::Dealer)
+        .connect(&endpoint)
+        .open()?;
     println!("client: DEALER connected to {endpoint}");
 
     let start = Instant::now();
     for i in 0..N {
         let ping = format!("ping {i}");
         client.write(Multipart::from_iter([Bytes::from(ping.clone())]))?;
-        let reply = recv(&format!("echo of {ping:?}"), &replies)?;
-        if reply.len() != 1 || reply[0] != ping.as_bytes() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("sent {ping:?}, got back {reply:?}"),
-            ));
+        let reply = recv(&replies, "echo")?;
+        if reply[..] != [ping.as_bytes()] {
+            return Err(io::Error::other(format!("sent {ping:?}, got {reply:?}")));
         }
     }
-    let took = start.elapsed();
-    println!(
-        "echoed {N} messages in {:.1} ms: {:.1} µs per round trip",
-        took.as_secs_f64() * 1e3,
-        took.as_secs_f64() * 1e6 / N as f64
-    );
+    let per_round_trip = start.elapsed() / N as u32;
+    println!("echoed {N} messages, {per_round_trip:?} per round trip");
 
+    // close() flushes, then connection_lost(None) ends each protocol.
     client.close();
-    await_lost("client", &client_lost)?;
     server.close();
-    await_lost("server", &server_lost)?;
+    for (who, lost) in [("client", &client_lost), ("server", &server_lost)] {
+        match recv(lost, "connection_lost")? {
+            None => println!("{who}: closed cleanly"),
+            Some(e) => return Err(io::Error::other(format!("{who} lost: {e}"))),
+        }
+    }
     Ok(())
 }

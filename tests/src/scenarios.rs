@@ -26,6 +26,8 @@ mod monitor;
 pub use monitor::*;
 mod open;
 pub use open::*;
+mod pubsub;
+pub use pubsub::*;
 mod streams;
 pub use streams::*;
 pub mod security;
@@ -120,6 +122,9 @@ macro_rules! conformance {
             pause_writing_from_another_thread_comes_after_the_running_callback,
             stream_huge_timeouts_mean_no_deadline,
             stream_empty_messages_fill_the_read_buffer,
+            // PUB/SUB.
+            pub_sub_each_subscriber_hears_exactly_its_prefix,
+            pub_sub_unsubscribe_stops_its_topic,
         );
     };
 }
