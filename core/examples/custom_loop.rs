@@ -6,7 +6,8 @@
 //! (after every input, drain the outputs until there are none):
 //!
 //! - the application writes through `state.writer().write()`, sending at once when it
-//!   answers `WriteAction::SendNow` (reported with `handle_direct_send`),
+//!   answers `WriteAction::SendNow` (reported with `handle_direct_send`), and
+//!   sending what is buffered first when it answers `WriteAction::Flush`,
 //!   drains `poll_wake()` after each call (delivering `pause_writing` itself
 //!   when told `Wake::FlowOwed`), and stops writing on `pause_writing` until
 //!   `resume_writing`;
@@ -14,8 +15,9 @@
 //!   `ReadEvents`, `Deliver`, `Close`, `Yield` — until it says `Wait` (park)
 //!   or `Done`;
 //! - when both are parked, the loop waits in `zmq::poll` on the sockets'
-//!   `ZMQ_FD`s (bounded), and each FD that signalled gets
-//!   `handle_fd_readable()` + `begin_turn(now, budget)`.
+//!   `ZMQ_FD`s (bounded by the parks' deadlines), and each FD that signalled
+//!   gets `handle_fd_readable()`, each deadline passed `handle_timeout(now)`,
+//!   then `begin_turn(now, budget)`.
 //!
 //! A small libzmq send queue and small write water marks make the state's
 //! buffer, and pause/resume writing, actually happen. The PULL side checks
@@ -63,6 +65,8 @@ struct Peer {
     state: TransportState,
     batch: Deliveries,
     scratch: zmq::Message,
+    /// The last park's deadline: wake then even if the FD says nothing.
+    deadline: Option<Instant>,
 }
 
 /// How a socket's turn ended.
@@ -85,6 +89,7 @@ impl Peer {
             state: TransportState::new(kind),
             batch: Deliveries::new(),
             scratch: zmq::Message::new(),
+            deadline: None,
         })
     }
 
@@ -107,7 +112,8 @@ impl Peer {
                 }
                 Output::Recv(sock) => {
                     let socket = socket.ok_or_else(|| io::Error::other("recv after close"))?;
-                    let result = recv(socket, &mut self.scratch);
+                    // libzmq's frames go straight into the state's slot.
+                    let result = recv(socket, &mut self.scratch, self.state.recv_slot(sock));
                     self.state.handle_recv(sock, result);
                 }
                 Output::ReadEvents(sock) => {
@@ -146,7 +152,10 @@ impl Peer {
                     self.state.begin_turn(Instant::now(), BUDGET);
                     return Ok(Turn::Yield);
                 }
-                Output::Wait(_) => return Ok(Turn::Park),
+                Output::Wait(park) => {
+                    self.deadline = park.deadline;
+                    return Ok(Turn::Park);
+                }
                 Output::Done => return Ok(Turn::Done),
                 // No monitor and no stream here: nothing else comes.
                 other => return Err(io::Error::other(format!("unexpected {other:?}"))),
@@ -200,9 +209,9 @@ fn send(socket: &zmq::Socket, msg: &Multipart) -> SendResult {
     SendResult::Sent
 }
 
-/// Receives one whole multipart message with `DONTWAIT`, or libzmq's errno.
-fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message) -> Result<Multipart, i32> {
-    let mut msg = Multipart::new();
+/// Receives one whole multipart message with `DONTWAIT` into `msg`, or
+/// libzmq's errno.
+fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message, msg: &mut Multipart) -> Result<(), i32> {
     loop {
         if let Err(e) = socket.recv(scratch, zmq::DONTWAIT) {
             // libzmq delivers multipart messages whole, so failing between
@@ -215,7 +224,7 @@ fn recv(socket: &zmq::Socket, scratch: &mut zmq::Message) -> Result<Multipart, i
         }
         msg.push(Bytes::copy_from_slice(scratch));
         if !scratch.get_more() {
-            return Ok(msg);
+            return Ok(());
         }
     }
 }
@@ -268,6 +277,19 @@ impl Producer {
             msg.push(Bytes::copy_from_slice(&self.written.to_be_bytes()));
             msg.push(Bytes::from(vec![b'x'; PAYLOAD]));
             let mut action = push.state.writer().write(&msg)?;
+            if action == WriteAction::Flush {
+                // Messages wait in the buffer and the socket may take them:
+                // they go first, in order.
+                let socket = push
+                    .socket
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("closed"))?;
+                while let Some(front) = push.state.writer().flush_front() {
+                    let result = send(socket, front);
+                    push.state.writer().handle_flushed(result);
+                }
+                action = push.state.writer().after_flush()?;
+            }
             if action == WriteAction::SendNow {
                 // aiozmq's fast path: the buffer was empty, try libzmq at once.
                 let result = send(push.socket()?, &msg);
@@ -331,8 +353,9 @@ impl Consumer {
     }
 }
 
-/// Waits in `zmq::poll` (at most [`POLL_MS`]) on the FDs of the parked peers;
-/// each one that signalled starts a new turn. Whether any signalled.
+/// Waits in `zmq::poll` (at most [`POLL_MS`], and not past a park's
+/// deadline) on the FDs of the parked peers; each one that signalled, or
+/// whose deadline passed, starts a new turn. Whether any did.
 fn park(peers: &mut [&mut Peer]) -> io::Result<bool> {
     let mut waiting: Vec<&mut Peer> = peers
         .iter_mut()
@@ -343,16 +366,29 @@ fn park(peers: &mut [&mut Peer]) -> io::Result<bool> {
         .iter()
         .map(|p| zmq::PollItem::from_fd(p.fd, zmq::POLLIN))
         .collect();
-    match zmq::poll(&mut items, POLL_MS) {
+    let now = Instant::now();
+    let timeout = waiting
+        .iter()
+        .filter_map(|p| p.deadline)
+        .map(|d| d.saturating_duration_since(now).as_millis() as i64 + 1)
+        .fold(POLL_MS, i64::min);
+    match zmq::poll(&mut items, timeout) {
         Ok(_) => {}
         Err(zmq::Error::EINTR) => return Ok(false),
         Err(e) => return Err(e.into()),
     }
     let mut any = false;
+    let now = Instant::now();
     for (peer, item) in waiting.iter_mut().zip(&items) {
+        let due = peer.deadline.is_some_and(|d| now >= d);
         if item.is_readable() {
             peer.state.handle_fd_readable(Sock::Main);
-            peer.state.begin_turn(Instant::now(), BUDGET);
+        }
+        if due {
+            peer.state.handle_timeout(now);
+        }
+        if item.is_readable() || due {
+            peer.state.begin_turn(now, BUDGET);
             any = true;
         }
     }

@@ -3,10 +3,12 @@
 //! callback. Generic over [`Sockets`], so the drivers (over `zmq::Socket`)
 //! and the test harness (over fake sockets) run the same code.
 
+use std::io;
 use std::time::Instant;
 
 use crate::{
     Callback, Deliveries, Multipart, Output, Park, SendResult, Sock, TransportState, Waiter,
+    WriteAction,
 };
 
 /// The libzmq calls a turn makes, on the sockets the core names. The core
@@ -14,8 +16,9 @@ use crate::{
 pub trait Sockets {
     /// Sends one whole message without blocking (`ZMQ_DONTWAIT`).
     fn send(&mut self, msg: &Multipart) -> SendResult;
-    /// Receives one whole message without blocking, or the errno.
-    fn recv(&mut self, sock: Sock) -> Result<Multipart, i32>;
+    /// Receives one whole message without blocking into `into` (empty when
+    /// called), or the errno (what `into` then holds is discarded).
+    fn recv(&mut self, sock: Sock, into: &mut Multipart) -> Result<(), i32>;
     /// Reads `ZMQ_EVENTS`: `(POLLIN, POLLOUT)`, or the errno.
     fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32>;
     /// Stops libzmq's monitor on the main socket; `true` when libzmq did.
@@ -65,14 +68,26 @@ pub enum Stop {
 #[must_use = "a stop is what only the driver can do"]
 pub fn step(state: &mut TransportState, sockets: &mut impl Sockets) -> Option<Stop> {
     match state.poll_output() {
-        Output::Send(msg) => {
-            let result = sockets.send(msg);
-            state.handle_send(result);
+        // A batch of sends or receives runs here, not through a poll per
+        // message: the core says whether the next one follows at once.
+        Output::Send(first) => {
+            let mut msg = first;
+            loop {
+                let result = sockets.send(msg);
+                state.handle_send(result);
+                match state.send_again() {
+                    Some(next) => msg = next,
+                    None => break,
+                }
+            }
         }
-        Output::Recv(sock) => {
-            let result = sockets.recv(sock);
+        Output::Recv(sock) => loop {
+            let result = sockets.recv(sock, state.recv_slot(sock));
             state.handle_recv(sock, result);
-        }
+            if !state.recv_again(sock) {
+                break;
+            }
+        },
         Output::ReadEvents(sock) => {
             let result = sockets.events(sock);
             state.handle_events(sock, result);
@@ -99,6 +114,34 @@ pub fn turn(state: &mut TransportState, sockets: &mut impl Sockets) -> Stop {
             return stop;
         }
     }
+}
+
+/// `write(msg)` from a caller's thread, with the state locked: sends at once
+/// while nothing is buffered (aiozmq's fast path), else first flushes what
+/// is buffered if the socket may take it, then sends or buffers `msg` —
+/// as the core decides ([`WriteAction`]). The caller then drains
+/// [`TransportState::poll_wake`].
+#[inline]
+pub fn write(
+    state: &mut TransportState,
+    sockets: &mut impl Sockets,
+    msg: Multipart,
+) -> io::Result<()> {
+    let mut action = state.writer().write(&msg)?;
+    if action == WriteAction::Flush {
+        while let Some(front) = state.writer().flush_front() {
+            let result = sockets.send(front);
+            state.writer().handle_flushed(result);
+        }
+        action = state.writer().after_flush()?;
+    }
+    if action == WriteAction::SendNow {
+        action = state.writer().handle_direct_send(sockets.send(&msg))?;
+    }
+    if action == WriteAction::Enqueue {
+        state.writer().enqueue(msg);
+    }
+    Ok(())
 }
 
 /// Closes a socket the core asked to close and reports it.

@@ -53,7 +53,7 @@
 //! use std::time::Instant;
 //! use aiozmq_core::exec::{self, Sockets, Stop};
 //! use aiozmq_core::{error::EAGAIN, Budget, Bytes, Callback, Deliveries, Multipart, SendResult,
-//!                   Sock, SocketType, TransportState, WriteAction};
+//!                   Sock, SocketType, TransportState};
 //!
 //! struct FakeSocket { inbound: VecDeque<Multipart>, room: usize }
 //! impl Sockets for FakeSocket {
@@ -62,7 +62,10 @@
 //!         self.room -= 1;
 //!         SendResult::Sent
 //!     }
-//!     fn recv(&mut self, _: Sock) -> Result<Multipart, i32> { self.inbound.pop_front().ok_or(EAGAIN) }
+//!     fn recv(&mut self, _: Sock, into: &mut Multipart) -> Result<(), i32> {
+//!         *into = self.inbound.pop_front().ok_or(EAGAIN)?;
+//!         Ok(())
+//!     }
 //!     fn events(&mut self, _: Sock) -> Result<(bool, bool), i32> {
 //!         Ok((!self.inbound.is_empty(), self.room > 0))
 //!     }
@@ -75,16 +78,11 @@
 //! let mut state = TransportState::new(SocketType::Dealer);
 //!
 //! // The application writes: the fast path sends at once while nothing is
-//! // buffered, from the caller's thread.
+//! // buffered, from the caller's thread (`exec::write` follows the core's
+//! // `WriteAction`s: send now, flush the buffer first, or buffer).
 //! for text in [&b"one"[..], b"two", b"three"] {
 //!     let msg = Multipart::from_iter([Bytes::copy_from_slice(text)]);
-//!     let mut action = state.writer().write(&msg).unwrap();
-//!     if action == WriteAction::SendNow {
-//!         action = state.writer().handle_direct_send(sock.send(&msg)).unwrap();
-//!     }
-//!     if action == WriteAction::Enqueue {
-//!         state.writer().enqueue(msg);
-//!     }
+//!     exec::write(&mut state, &mut sock, msg).unwrap();
 //!     while let Some(wake) = state.poll_wake() {
 //!         // A handle would wake the driver, a deliverer or a reader here.
 //!         let _ = wake;
@@ -163,7 +161,7 @@ pub use protocol::{ZmqProtocol, ZmqTransport};
 pub use socket_type::SocketType;
 pub use state::{
     DeliveryDoor, Endpoints, Monitoring, StreamSide, TransportState, Writer, CLOSE_LINGER_MS,
-    INBOX_CAPACITY,
+    INBOX_CAPACITY, WRITER_GRACE,
 };
 pub use stream::{StreamConfig, DEFAULT_EVENTS_BACKLOG};
 pub use version::{version, version_info, VersionInfo};

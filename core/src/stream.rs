@@ -87,10 +87,31 @@ impl StreamQueue {
         self.queue.is_empty()
     }
 
+    /// An empty message at the back for libzmq to fill in place (no move of
+    /// the message afterwards); [`commit`](Self::commit) or
+    /// [`unslot`](Self::unslot) follows.
+    pub(crate) fn slot(&mut self) -> &mut Multipart {
+        self.queue.push_back(Multipart::new());
+        self.queue.back_mut().expect("just pushed")
+    }
+
+    /// The slot was filled: it counts now.
+    pub(crate) fn commit(&mut self) {
+        if let Some(msg) = self.queue.back() {
+            self.bytes += message_cost(msg);
+            self.settle();
+        }
+    }
+
+    /// The slot stays empty: take it back.
+    pub(crate) fn unslot(&mut self) {
+        self.queue.pop_back();
+    }
+
+    #[cfg(test)]
     pub(crate) fn push(&mut self, msg: Multipart) {
-        self.bytes += message_cost(&msg);
-        self.queue.push_back(msg);
-        self.settle();
+        *self.slot() = msg;
+        self.commit();
     }
 
     /// The oldest message; `true` with it when taking it made room again.

@@ -14,7 +14,7 @@ use crate::error::EAGAIN;
 use crate::exec::{self, Budget, Sockets, Stop};
 use crate::{
     Bytes, Callback, Deliveries, MonitorId, Multipart, Park, Read, SendResult, Sock, SocketEvent,
-    SocketType, StreamConfig, TransportState, Waiter, Wake, WriteAction,
+    SocketType, StreamConfig, TransportState, Waiter, Wake,
 };
 
 /// A pretend libzmq socket with edge-triggered signalling: the FD signals
@@ -58,12 +58,13 @@ impl FakeSocket {
         SendResult::Sent
     }
 
-    fn recv(&mut self) -> Result<Multipart, i32> {
+    fn recv(&mut self, into: &mut Multipart) -> Result<(), i32> {
         self.call();
         if let Some(errno) = self.fail_recv.take() {
             return Err(errno);
         }
-        self.inbound.pop_front().ok_or(EAGAIN)
+        *into = self.inbound.pop_front().ok_or(EAGAIN)?;
+        Ok(())
     }
 
     fn events(&mut self) -> Result<(bool, bool), i32> {
@@ -105,8 +106,8 @@ impl Sockets for FakeSockets<'_> {
         self.pick(Sock::Main).send(msg)
     }
 
-    fn recv(&mut self, sock: Sock) -> Result<Multipart, i32> {
-        self.pick(sock).recv()
+    fn recv(&mut self, sock: Sock, into: &mut Multipart) -> Result<(), i32> {
+        self.pick(sock).recv(into)
     }
 
     fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32> {
@@ -297,15 +298,14 @@ impl Harness {
     }
 
     fn try_write(&mut self, msg: Multipart) -> io::Result<()> {
-        let mut action = self.state.writer().write(&msg)?;
-        if action == WriteAction::SendNow {
-            let result = self.sock.send(&msg);
-            action = self.state.writer().handle_direct_send(result)?;
-        }
+        let monitored = self.state.monitor();
+        let mut sockets = FakeSockets {
+            main: &mut self.sock,
+            pipes: &mut self.pipes,
+            monitored,
+        };
+        exec::write(&mut self.state, &mut sockets, msg)?;
         self.written += 1;
-        if action == WriteAction::Enqueue {
-            self.state.writer().enqueue(msg);
-        }
         Ok(())
     }
 
@@ -730,7 +730,7 @@ impl Sockets for Probe<'_, '_> {
     fn send(&mut self, _: &Multipart) -> SendResult {
         panic!("{LOST_WAKEUP}: a send")
     }
-    fn recv(&mut self, sock: Sock) -> Result<Multipart, i32> {
+    fn recv(&mut self, sock: Sock, _: &mut Multipart) -> Result<(), i32> {
         panic!("{LOST_WAKEUP}: a receive on {sock:?}")
     }
     fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32> {

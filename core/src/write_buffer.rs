@@ -65,16 +65,20 @@ impl WriteBuffer {
         self.msgs.front()
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, msg: Multipart) {
-        self.bytes += frames_len(&msg);
-        self.cost += message_cost(&msg);
+        let bytes = frames_len(&msg);
+        self.bytes += bytes;
+        self.cost += bytes.max(MIN_MESSAGE_COST);
         self.msgs.push_back(msg);
     }
 
+    /// Drops the oldest message (it went to libzmq).
     pub(crate) fn pop(&mut self) {
         if let Some(msg) = self.msgs.pop_front() {
-            self.bytes -= frames_len(&msg);
-            self.cost -= message_cost(&msg);
+            let bytes = frames_len(&msg);
+            self.bytes -= bytes;
+            self.cost -= bytes.max(MIN_MESSAGE_COST);
         }
     }
 

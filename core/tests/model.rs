@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aiozmq_core::error::{EAGAIN, EFSM, EINTR, ETERM};
 use aiozmq_core::testing::{sized, Harness, Seen, Step};
-use aiozmq_core::{event, Read, SocketType, StreamConfig, WaterMarks};
+use aiozmq_core::{event, Read, SocketType, StreamConfig, WaterMarks, WRITER_GRACE};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -178,6 +178,17 @@ impl Model {
         }
         h.peer_reads(1_000_000);
         h.run();
+        // A writer that stopped writing: with room, its buffer goes out
+        // within WRITER_GRACE, and nothing but the clock is needed for it.
+        h.advance(WRITER_GRACE);
+        h.run();
+        if !h.state.is_closing() {
+            assert_eq!(
+                h.state.write_buffer_len(),
+                0,
+                "a stopped writer's buffer stayed with room to go"
+            );
+        }
         h.close();
         for _ in 0..4 {
             if h.run() == Step::Finished {

@@ -11,7 +11,7 @@ use aiozmq_core::error::{EAGAIN, EFSM, EHOSTUNREACH, EINTR, EINVAL, ETERM};
 use aiozmq_core::testing::{msg, sized, Harness, Seen, Step};
 use aiozmq_core::{
     event, zmq_errno, Bytes, Read, Sock, SocketType, StreamConfig, TransportState, WaterMarks,
-    WriteAction, INBOX_CAPACITY,
+    WriteAction, INBOX_CAPACITY, WRITER_GRACE,
 };
 
 /// A transport whose peer is there and reads everything.
@@ -51,8 +51,12 @@ fn a_write_on_an_empty_buffer_goes_out_from_the_callers_thread() {
     assert_eq!(h.run(), Step::Parked);
 }
 
+fn sent_tags(h: &Harness) -> Vec<u8> {
+    h.sock.sent.iter().map(|m| m[0][0]).collect()
+}
+
 #[test]
-fn a_full_socket_buffers_in_order_and_the_driver_sends_when_room_comes() {
+fn a_full_socket_buffers_in_order_and_the_driver_sends_once_the_writer_stops() {
     let mut h = Harness::new(SocketType::Push);
     h.run();
     for i in 0..5u8 {
@@ -64,12 +68,88 @@ fn a_full_socket_buffers_in_order_and_the_driver_sends_when_room_comes() {
     assert!(h.sock.sent.is_empty());
     h.peer_reads(3);
     h.run();
-    let sent: Vec<u8> = h.sock.sent.iter().map(|m| m[0][0]).collect();
-    assert_eq!(sent, vec![0, 1, 2]);
+    assert!(
+        h.sock.sent.is_empty(),
+        "a writer was there: it gets the grace"
+    );
+    let park = h.parked().expect("parked");
+    assert_eq!(park.deadline, Some(h.now + WRITER_GRACE));
+    h.advance(WRITER_GRACE);
+    h.run();
+    assert_eq!(
+        sent_tags(&h),
+        vec![0, 1, 2],
+        "no write came: the driver sent"
+    );
     h.peer_reads(10);
     h.run();
-    assert_eq!(h.sock.sent.len(), 5);
+    assert_eq!(
+        sent_tags(&h),
+        vec![0, 1, 2, 3, 4],
+        "at once: nobody wrote since"
+    );
     assert_eq!(h.state.write_buffer_size(), 0);
+}
+
+#[test]
+fn a_writer_that_keeps_writing_flushes_the_buffer_itself_in_order() {
+    let mut h = Harness::new(SocketType::Push);
+    h.run();
+    for i in 0..5u8 {
+        h.write(msg(&[i])).unwrap();
+    }
+    h.peer_reads(3);
+    h.run();
+    assert!(
+        h.sock.sent.is_empty(),
+        "the driver leaves the room to the writer"
+    );
+    h.write(msg(&[5])).unwrap();
+    assert_eq!(
+        sent_tags(&h),
+        vec![0, 1, 2],
+        "the write sent the buffer first"
+    );
+    assert_eq!(
+        h.state.write_buffer_len(),
+        3,
+        "then buffered its own behind 3, 4"
+    );
+    h.peer_reads(10);
+    h.run();
+    assert_eq!(
+        sent_tags(&h),
+        vec![0, 1, 2],
+        "still a writer: still its turn"
+    );
+    h.write(msg(&[6])).unwrap();
+    assert_eq!(
+        sent_tags(&h),
+        vec![0, 1, 2, 3, 4, 5, 6],
+        "flushed, then sent at once"
+    );
+    assert_eq!(h.state.write_buffer_len(), 0);
+}
+
+#[test]
+fn a_paused_writer_gets_no_grace_the_driver_flushes_at_once() {
+    let mut h = Harness::new(SocketType::Push);
+    h.run();
+    h.call(|s| s.writer().set_limits(Some(40), Some(16)))
+        .unwrap();
+    for i in 0..3u8 {
+        h.write(msg(&[i])).unwrap();
+    }
+    assert!(h.state.is_writing_paused(), "3 × 16 > 40");
+    h.run();
+    h.peer_reads(10);
+    h.run();
+    assert_eq!(
+        sent_tags(&h),
+        vec![0, 1, 2],
+        "the writer waits for resume_writing"
+    );
+    assert_eq!(flows_seen(&h), vec![Seen::Pause, Seen::Resume]);
 }
 
 #[test]
@@ -121,6 +201,8 @@ fn efsm_on_a_buffered_message_is_fatal_as_nobody_is_left_to_tell() {
     assert_eq!(h.state.write_buffer_len(), 2);
     h.peer_reads(1);
     h.sock.fail_send = None;
+    h.run();
+    h.advance(WRITER_GRACE);
     h.run();
     assert_eq!(h.sock.sent.len(), 1);
     // The REQ now must receive first: libzmq answers EFSM to the second.

@@ -140,7 +140,7 @@ impl Inner {
     }
 
     /// The state, and the sockets as the core's executor sees them.
-    fn split(&mut self) -> (&mut TransportState, ZmqSockets<'_>) {
+    pub(crate) fn split(&mut self) -> (&mut TransportState, ZmqSockets<'_>) {
         let Inner {
             state,
             socket,
@@ -187,7 +187,7 @@ impl Inner {
 /// A transport's libzmq sockets, for the core's executor ([`exec`]). The
 /// core names only sockets it has not closed; were one gone, libzmq's own
 /// answer for a closed socket (`ENOTSOCK`) is what the core hears.
-struct ZmqSockets<'a> {
+pub(crate) struct ZmqSockets<'a> {
     main: &'a mut Option<zmq::Socket>,
     pipes: &'a mut Vec<(MonitorId, zmq::Socket, RawFd)>,
     recv_buf: &'a mut sock::RecvBuf,
@@ -213,14 +213,14 @@ impl exec::Sockets for ZmqSockets<'_> {
         }
     }
 
-    fn recv(&mut self, sock: Sock) -> Result<aiozmq_core::Multipart, i32> {
+    fn recv(&mut self, sock: Sock, into: &mut aiozmq_core::Multipart) -> Result<(), i32> {
         let Some(socket) = (match sock {
             Sock::Main => self.main.as_ref(),
             Sock::Monitor(id) => self.pipes.iter().find(|p| p.0 == id).map(|p| &p.1),
         }) else {
             return Err(ENOTSOCK);
         };
-        sock::recv(socket, self.recv_buf)
+        sock::recv(socket, self.recv_buf, into)
     }
 
     fn events(&mut self, sock: Sock) -> Result<(bool, bool), i32> {

@@ -163,9 +163,10 @@ impl RecvBuf {
     }
 }
 
-/// Receives one whole multipart message with `DONTWAIT`, or libzmq's errno.
-pub fn recv(socket: &zmq::Socket, buf: &mut RecvBuf) -> Result<Multipart, i32> {
-    let mut msg = Multipart::new();
+/// Receives one whole multipart message with `DONTWAIT` into `msg` (empty
+/// when called: the core's slot, so the message is never moved), or
+/// libzmq's errno.
+pub fn recv(socket: &zmq::Socket, buf: &mut RecvBuf, msg: &mut Multipart) -> Result<(), i32> {
     loop {
         if let Err(e) = retry(|| socket.recv(&mut buf.scratch, zmq::DONTWAIT)) {
             // libzmq delivers a message whole: failing between its frames
@@ -175,7 +176,7 @@ pub fn recv(socket: &zmq::Socket, buf: &mut RecvBuf) -> Result<Multipart, i32> {
         let more = buf.scratch.get_more();
         msg.push(buf.take_frame());
         if !more {
-            return Ok(msg);
+            return Ok(());
         }
     }
 }
@@ -433,8 +434,9 @@ mod tests {
     fn recv_blocking(socket: &zmq::Socket, buf: &mut RecvBuf) -> Multipart {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match recv(socket, buf) {
-                Ok(m) => return m,
+            let mut m = Multipart::new();
+            match recv(socket, buf, &mut m) {
+                Ok(()) => return m,
                 Err(e) if error::is_would_block(e) && Instant::now() < deadline => {
                     std::thread::yield_now()
                 }

@@ -67,6 +67,7 @@ impl TransportState {
     /// A flush that made no progress for its linger gives up: the rest of the
     /// buffer is dropped and `connection_lost` carries `TimedOut`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.writer_timeout(now);
         let Phase::Flushing {
             last_progress,
             linger: Some(linger),

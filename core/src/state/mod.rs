@@ -47,7 +47,7 @@ pub use delivery::DeliveryDoor;
 pub use endpoints::Endpoints;
 pub use monitor::Monitoring;
 pub use stream::StreamSide;
-pub use writing::Writer;
+pub use writing::{Writer, WRITER_GRACE};
 
 use delivery::Delivery;
 use endpoints::Book;
@@ -124,6 +124,11 @@ pub struct TransportState {
     loss: Option<io::Error>,
     /// The driver is gone: only the steps that close the sockets remain.
     abandoned: bool,
+    /// A write found the buffer non-empty since the driver last looked: a
+    /// writer is there to flush it.
+    writer_recent: bool,
+    /// The driver leaves the flush to that writer until then.
+    defer_until: Option<Instant>,
 }
 
 impl TransportState {
@@ -160,6 +165,8 @@ impl TransportState {
             refused_writes: 0,
             loss: None,
             abandoned: false,
+            writer_recent: false,
+            defer_until: None,
         }
     }
 

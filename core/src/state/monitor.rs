@@ -22,6 +22,15 @@ pub(super) struct Monitor {
     /// are no longer delivered.
     pub(super) epoch: u64,
     malformed: u64,
+    /// Where a pipe's event is received before it is decoded.
+    scratch: Multipart,
+}
+
+impl Monitor {
+    pub(super) fn scratch(&mut self) -> &mut Multipart {
+        self.scratch.clear();
+        &mut self.scratch
+    }
 }
 
 /// A caller's door to the monitor: [`TransportState::monitoring`].
@@ -104,7 +113,7 @@ impl TransportState {
 
     /// A receive on a monitor pipe: decode the event (a malformed one is
     /// counted and skipped); a failure stops reading the pipe.
-    pub(super) fn monitor_received(&mut self, id: MonitorId, result: Result<Multipart, i32>) {
+    pub(super) fn monitor_received(&mut self, id: MonitorId, result: Result<(), i32>) {
         let Some((active, edge)) = self.monitor.active.as_mut() else {
             return;
         };
@@ -113,7 +122,7 @@ impl TransportState {
         }
         edge.stale = true;
         match result {
-            Ok(frames) => match SocketEvent::decode(&frames) {
+            Ok(()) => match SocketEvent::decode(&self.monitor.scratch) {
                 Ok(event) => self.queue_event(event),
                 Err(_) => self.monitor.malformed += 1,
             },

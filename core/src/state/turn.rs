@@ -51,30 +51,31 @@ impl TransportState {
     /// and EINTR is fatal, as in aiozmq: a buffered message has no caller left
     /// to be told, so even `EFSM` ends the transport.
     pub fn handle_send(&mut self, result: SendResult) {
-        self.main.stale = true;
         self.spend_budget();
-        match result {
-            SendResult::Sent => {
-                self.write.pop();
-                self.flush_progressed();
-            }
-            SendResult::Refused(errno) if error::is_would_block(errno) => {
-                self.main.writable = false
-            }
-            SendResult::Refused(errno) if error::is_interrupted(errno) => {}
-            SendResult::Refused(errno) | SendResult::Broken(errno) => {
-                self.fail(error::from_errno(errno))
-            }
-        }
-        self.settle_flow();
+        self.sent_from_buffer(result);
     }
 
-    /// The result of a driver receive ([`Output::Recv`]): a whole message or
-    /// an errno. On the main socket, EAGAIN, EINTR and EFSM (REQ/REP out of
-    /// turn) are not errors and others are fatal. On a monitor pipe the
-    /// message is decoded into an event (a malformed one is counted and
-    /// skipped) and a failure retires the pipe.
-    pub fn handle_recv(&mut self, sock: Sock, result: Result<Multipart, i32>) {
+    /// Where the message of an [`Output::Recv`] goes: libzmq fills it in
+    /// place (a message is never moved after it is received), then the
+    /// executor reports [`handle_recv`](Self::handle_recv).
+    pub fn recv_slot(&mut self, sock: Sock) -> &mut Multipart {
+        match (sock, &mut self.mode) {
+            (Sock::Main, Mode::Protocol(d)) => {
+                d.inbox.push_back(Multipart::new());
+                d.inbox.back_mut().expect("just pushed")
+            }
+            (Sock::Main, Mode::Stream(q)) => q.slot(),
+            (Sock::Monitor(_), _) => self.monitor.scratch(),
+        }
+    }
+
+    /// The result of a driver receive ([`Output::Recv`]) into its
+    /// [`recv_slot`](Self::recv_slot): `Ok` when the slot holds a whole
+    /// message, else libzmq's errno. On the main socket, EAGAIN, EINTR and
+    /// EFSM (REQ/REP out of turn) are not errors and others are fatal. On a
+    /// monitor pipe the message is decoded into an event (a malformed one is
+    /// counted and skipped) and a failure retires the pipe.
+    pub fn handle_recv(&mut self, sock: Sock, result: Result<(), i32>) {
         self.spend_budget();
         match sock {
             Sock::Main => self.main_received(result),
@@ -82,24 +83,54 @@ impl TransportState {
         }
     }
 
-    fn main_received(&mut self, result: Result<Multipart, i32>) {
+    fn main_received(&mut self, result: Result<(), i32>) {
         self.main.stale = true;
-        match result {
-            Ok(msg) if !self.is_closing() => match &mut self.mode {
-                Mode::Protocol(d) => d.inbox.push_back(msg),
-                Mode::Stream(q) => {
-                    q.push(msg);
-                    if std::mem::take(&mut q.reader_waits) {
-                        self.wakes.set(Wakes::READER);
-                    }
+        let keep = result.is_ok() && !self.is_closing();
+        match &mut self.mode {
+            Mode::Protocol(d) if !keep => drop(d.inbox.pop_back()),
+            Mode::Protocol(_) => {}
+            Mode::Stream(q) if !keep => q.unslot(),
+            Mode::Stream(q) => {
+                q.commit();
+                if std::mem::take(&mut q.reader_waits) {
+                    self.wakes.set(Wakes::READER);
                 }
-            },
-            Ok(_) => {}
+            }
+        }
+        match result {
+            Ok(()) => {}
             Err(errno) if error::is_interrupted(errno) => {}
             Err(errno) if error::is_would_block(errno) || errno == error::EFSM => {
                 self.main.readable = false
             }
             Err(errno) => self.fail(error::from_errno(errno)),
+        }
+    }
+
+    /// After a receive: whether the executor receives again from `sock` at
+    /// once — what [`poll_output`](Self::poll_output) would answer, without
+    /// asking it for every message of a batch.
+    pub fn recv_again(&self, sock: Sock) -> bool {
+        sock == Sock::Main
+            && self.wakes.is_empty()
+            && self.budget != Some(0)
+            && self.main.readable
+            && !self.monitor_readable()
+            && self.wants_recv()
+    }
+
+    /// After a send: the next message to send at once, if
+    /// [`poll_output`](Self::poll_output) would answer [`Output::Send`] now.
+    pub fn send_again(&mut self) -> Option<&Multipart> {
+        if self.wakes.is_empty()
+            && self.budget != Some(0)
+            && self.main.writable
+            && !self.monitor_readable()
+            && !self.defers_to_writer()
+        {
+            self.write.front()
+        } else {
+            None
         }
     }
 
@@ -109,7 +140,12 @@ impl TransportState {
     pub fn handle_events(&mut self, sock: Sock, result: Result<(bool, bool), i32>) {
         match (sock, result) {
             (_, Err(errno)) if error::is_interrupted(errno) => {}
-            (Sock::Main, Ok((pollin, pollout))) => self.main.read(pollin, pollout),
+            (Sock::Main, Ok((pollin, pollout))) => {
+                self.main.read(pollin, pollout);
+                if !pollout {
+                    self.defer_until = None;
+                }
+            }
             (Sock::Main, Err(errno)) => self.fail(error::from_errno(errno)),
             (Sock::Monitor(id), result) => self.monitor_events(id, result),
         }
@@ -172,7 +208,7 @@ impl TransportState {
                     return Output::Recv(Sock::Monitor(id));
                 }
             }
-            if self.main.writable && !self.write.is_empty() {
+            if self.main.writable && !self.write.is_empty() && !self.defers_to_writer() {
                 return self.write.front().map_or(Output::Yield, Output::Send);
             }
             if self.main.readable && self.wants_recv() {
@@ -198,11 +234,19 @@ impl TransportState {
 
     pub(super) fn park(&mut self) -> Output<'static> {
         self.parked = true;
+        let deadline = match (self.flush_deadline(), self.writer_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Output::Wait(Park {
             main: self.main_open,
             monitor: self.monitor.active.map(|(id, _)| id),
-            deadline: self.flush_deadline(),
+            deadline,
         })
+    }
+
+    fn monitor_readable(&self) -> bool {
+        self.monitor.active.is_some_and(|(_, e)| e.readable)
     }
 
     fn spend_budget(&mut self) {

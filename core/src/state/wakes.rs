@@ -20,6 +20,10 @@ impl Wakes {
         self.0 |= bit;
     }
 
+    pub(super) fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
     pub(super) fn take(&mut self, bit: u8) -> bool {
         let had = self.0 & bit != 0;
         self.0 &= !bit;
@@ -33,6 +37,9 @@ impl TransportState {
     /// Call until `None`.
     #[must_use = "a dropped wake-up can leave a driver or a waiter asleep"]
     pub fn poll_wake(&mut self) -> Option<Wake> {
+        if self.wakes.is_empty() && !self.owes_flow_offer() {
+            return None;
+        }
         if let Some(w) = self.poll_waiters() {
             return Some(Wake::Waiter(w));
         }
@@ -47,6 +54,10 @@ impl TransportState {
             return Some(Wake::Driver);
         }
         None
+    }
+
+    fn owes_flow_offer(&self) -> bool {
+        matches!(&self.mode, Mode::Protocol(d) if !d.flows.is_empty() && d.claim.is_none() && !d.flow_offered)
     }
 
     pub(super) fn poll_waiters(&mut self) -> Option<Waiter> {
@@ -83,7 +94,7 @@ impl TransportState {
                         .active
                         .is_some_and(|(_, e)| e.stale || e.readable)
                     || (self.main.stale && (self.wants_recv() || sending))
-                    || (self.main.writable && sending)
+                    || (self.main.writable && sending && !self.deferring())
                     || (self.main.readable && self.wants_recv())
                     || (matches!(self.phase, Phase::Flushing { .. }) && !sending)
             }

@@ -1,15 +1,30 @@
 //! Writing: aiozmq's fast path (send at once while nothing is buffered), the
 //! write buffer behind it, and the water-mark crossings that pause and
 //! resume the writer — each reported exactly once.
+//!
+//! **Who flushes the buffer.** A writer that finds messages buffered and the
+//! socket writable sends them itself, in order, before its own (the libzmq
+//! calls stay on the writer's thread). So while a writer keeps writing, the
+//! driver leaves the buffer to it: when the socket becomes writable again
+//! the driver only notes it, and flushes itself once [`WRITER_GRACE`] passed
+//! without a write — or at once when writing is paused (the writer waits
+//! for `resume_writing`) or the transport is closing.
 
 use std::io;
+use std::time::{Duration, Instant};
 
-use super::{Mode, TransportState, Wakes};
+use super::{Mode, Phase, TransportState, Wakes};
 use crate::error;
 use crate::limits::WaterMarks;
 use crate::output::{SendResult, WriteAction};
 use crate::write_buffer::Crossing;
 use crate::Multipart;
+
+/// How long the driver leaves a buffer it could send to the writer that
+/// keeps writing, before it sends it itself: a writer that stops mid-burst
+/// delays the rest of its buffer by this much at most (timers of a runtime
+/// may round it up to their tick).
+pub const WRITER_GRACE: Duration = Duration::from_millis(1);
 
 /// A caller's door to writing: [`TransportState::writer`].
 #[derive(Debug)]
@@ -43,6 +58,43 @@ impl Writer<'_> {
                 "a multipart message needs at least one frame",
             ));
         }
+        if s.write.is_empty() {
+            return Ok(WriteAction::SendNow);
+        }
+        s.writer_recent = true;
+        Ok(if s.main.writable {
+            WriteAction::Flush
+        } else {
+            WriteAction::Enqueue
+        })
+    }
+
+    /// During [`WriteAction::Flush`]: the buffered message to send next, while
+    /// the socket may take it.
+    pub fn flush_front(&self) -> Option<&Multipart> {
+        let s = &*self.state;
+        if s.main.writable && matches!(s.phase, Phase::Open) {
+            s.write.front()
+        } else {
+            None
+        }
+    }
+
+    /// The result of sending [`flush_front`](Self::flush_front)'s message:
+    /// as a driver send (a failure is fatal: that message's caller is gone).
+    pub fn handle_flushed(&mut self, result: SendResult) {
+        self.state.sent_from_buffer(result);
+    }
+
+    /// After the flush: what to do with the writer's own message —
+    /// [`WriteAction::SendNow`] when the buffer is empty, else
+    /// [`WriteAction::Enqueue`]; the transport's loss if the flush failed it.
+    pub fn after_flush(&mut self) -> io::Result<WriteAction> {
+        let s = &mut *self.state;
+        if let Some(e) = &s.loss {
+            return Err(error::duplicate(e));
+        }
+        s.maybe_wake();
         Ok(if s.write.is_empty() {
             WriteAction::SendNow
         } else {
@@ -52,6 +104,7 @@ impl Writer<'_> {
 
     /// Buffers a message [`write`](Self::write) or
     /// [`handle_direct_send`](Self::handle_direct_send) said to enqueue.
+    #[inline]
     pub fn enqueue(&mut self, msg: Multipart) {
         self.state.write.push(msg);
         self.state.settle_flow();
@@ -72,6 +125,8 @@ impl Writer<'_> {
             SendResult::Sent => Ok(WriteAction::Done),
             SendResult::Refused(errno) if error::is_would_block(errno) => {
                 s.main.writable = false;
+                s.writer_recent = true;
+                s.defer_until = None;
                 Ok(WriteAction::Enqueue)
             }
             // Buffered with the socket still writable: the driver retries.
@@ -129,6 +184,69 @@ impl TransportState {
         self.refused_writes
     }
 
+    /// A message of the buffer went to libzmq (or not): the driver's sends
+    /// and a writer's flush alike. Any failure but EAGAIN and EINTR is fatal,
+    /// as in aiozmq: a buffered message has no caller left to be told, so
+    /// even `EFSM` ends the transport.
+    pub(super) fn sent_from_buffer(&mut self, result: SendResult) {
+        self.main.stale = true;
+        match result {
+            SendResult::Sent => {
+                self.write.pop();
+                self.flush_progressed();
+            }
+            SendResult::Refused(errno) if error::is_would_block(errno) => {
+                // The room is used up: a grace given for it is over.
+                self.main.writable = false;
+                self.defer_until = None;
+            }
+            SendResult::Refused(errno) if error::is_interrupted(errno) => {}
+            SendResult::Refused(errno) | SendResult::Broken(errno) => {
+                self.fail(error::from_errno(errno))
+            }
+        }
+        self.settle_flow();
+    }
+
+    /// Whether the driver leaves a sendable buffer to the writer now: a
+    /// write came since it last looked (it then waits [`WRITER_GRACE`] for
+    /// the next one), unless writing is paused or the transport closing.
+    pub(super) fn defers_to_writer(&mut self) -> bool {
+        if !matches!(self.phase, Phase::Open) || self.write.is_paused() {
+            self.defer_until = None;
+            return false;
+        }
+        if self.defer_until.is_some() {
+            return true;
+        }
+        if std::mem::take(&mut self.writer_recent) {
+            self.defer_until = self.turn_started.map(|t| t + WRITER_GRACE);
+            return self.defer_until.is_some();
+        }
+        false
+    }
+
+    /// Whether the driver is leaving a sendable buffer to the writer now.
+    pub(super) fn deferring(&self) -> bool {
+        self.defer_until.is_some() && matches!(self.phase, Phase::Open) && !self.write.is_paused()
+    }
+
+    /// When a parked driver that left the buffer to the writer looks again.
+    pub(super) fn writer_deadline(&self) -> Option<Instant> {
+        if self.main.writable && !self.write.is_empty() {
+            self.defer_until
+        } else {
+            None
+        }
+    }
+
+    /// The clock passed `now`: a grace given to the writer may be over.
+    pub(super) fn writer_timeout(&mut self, now: Instant) {
+        if self.defer_until.is_some_and(|at| now >= at) {
+            self.defer_until = None;
+        }
+    }
+
     /// Reports a water-mark crossing once: over high pauses, at or below low
     /// resumes. None once closing: the protocol only awaits `connection_lost`.
     pub(super) fn settle_flow(&mut self) {
@@ -138,6 +256,12 @@ impl TransportState {
         let Some(crossing) = self.write.settle() else {
             return;
         };
+        if crossing == Crossing::Resume {
+            // The writer waited for this: until it writes again, the rest
+            // of the buffer is the driver's to send.
+            self.writer_recent = false;
+            self.defer_until = None;
+        }
         match &mut self.mode {
             Mode::Protocol(d) => {
                 d.flows.push_back(crossing);
