@@ -194,6 +194,8 @@ pub struct Harness {
     pub echo: bool,
     /// The protocol's lock is held elsewhere: a caller cannot deliver flow callbacks.
     pub protocol_busy: bool,
+    /// The protocol's next callback panics (once).
+    pub panic_next: bool,
     /// A stream waiter was woken: (reader, events, drain).
     pub stream_woken: (bool, bool, bool),
     driver: DriverAt,
@@ -234,6 +236,7 @@ impl Harness {
             seen: Vec::new(),
             echo: false,
             protocol_busy: false,
+            panic_next: false,
             stream_woken: (false, false, false),
             driver: DriverAt::Running,
             woken: false,
@@ -627,6 +630,23 @@ impl Harness {
             _ => None,
         };
         self.record(cb);
+        if std::mem::take(&mut self.panic_next) {
+            // The callback ran and panicked; as a driver catches the unwind:
+            // the core's rule, then the wake-ups, nothing more from this
+            // deliverer (an echo it would have written is not written).
+            self.state
+                .delivery()
+                .panicked("the protocol panicked", &mut self.batch);
+            while let Some(wake) = self.state.poll_wake() {
+                match wake {
+                    Wake::Driver => self.woken = true,
+                    Wake::FlowOwed => self.state.delivery().flow_refused(),
+                    Wake::Waiter(w) => self.wake_waiter(w),
+                }
+            }
+            self.driver = DriverAt::Running;
+            return;
+        }
         if let Some(m) = echo {
             // A write from inside the callback.
             let _ = self.write(m);

@@ -38,6 +38,8 @@ enum Op {
     Read,
     Drain,
     DriverGone,
+    /// The protocol's next callback panics.
+    PanicNext,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,6 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1u8..4).prop_map(Op::EventsEintr),
         3 => Just(Op::Read),
         2 => Just(Op::Drain),
+        1 => Just(Op::PanicNext),
     ]
 }
 
@@ -160,6 +163,7 @@ impl Model {
                 }
             }
             Op::DriverGone => h.driver_gone(),
+            Op::PanicNext => h.panic_next = self.protocol_mode,
         }
     }
 

@@ -895,3 +895,28 @@ fn a_stream_keeps_the_newest_events() {
     assert_eq!(h.state.monitor().map(|_| ()), Some(()));
     let _ = Sock::Main;
 }
+
+// ----- a panicking callback -----
+
+#[test]
+fn a_panicking_callback_fails_the_transport_and_drops_the_rest_of_its_batch() {
+    let mut h = connected(SocketType::Dealer);
+    for i in 0..5u8 {
+        h.peer_sends(msg(&[i]));
+    }
+    h.panic_next = true;
+    assert_eq!(h.run(), Step::Finished);
+    assert_eq!(
+        h.seen,
+        vec![
+            Seen::Msg(Bytes::from_static(&[0])),
+            Seen::Lost(Some(ErrorKind::Other))
+        ],
+        "the message whose callback panicked, then nothing but connection_lost"
+    );
+    assert!(h.sock.closed, "the socket closed");
+    assert_eq!(
+        h.write(msg(b"late")).unwrap_err().kind(),
+        ErrorKind::NotConnected
+    );
+}

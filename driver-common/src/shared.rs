@@ -535,13 +535,7 @@ impl Shared {
     pub(crate) fn callback_panicked(&self, what: String, batch: &mut Deliveries) {
         tracing::error!(transport = self.id, "protocol callback panicked: {what}");
         let mut inner = self.lock();
-        inner.state.fail(io::Error::other(format!(
-            "a protocol callback panicked: {what}"
-        )));
-        batch.clear();
-        while inner.state.delivery().finish(batch) {
-            batch.clear();
-        }
+        inner.state.delivery().panicked(&what, batch);
         let mut pending = self.poll_wakes(&mut inner);
         if pending.flow {
             // This thread delivers nothing more: the driver takes the flows.

@@ -5,6 +5,7 @@
 //! whatever threads write.
 
 use std::collections::VecDeque;
+use std::io;
 
 use super::{Mode, Phase, TransportState, Wakes};
 use crate::output::{Callback, Deliveries};
@@ -141,6 +142,21 @@ impl DeliveryDoor<'_> {
             s.maybe_wake();
         }
         false
+    }
+
+    /// A callback of this batch panicked. The rule: the transport fails
+    /// (`connection_lost(Some(e))`, `e` naming the panic, follows from the
+    /// driver), the rest of the batch is dropped and the claim released.
+    /// Flow callbacks owed meanwhile are the driver's to deliver: the
+    /// panicking deliverer delivers nothing more.
+    pub fn panicked(&mut self, what: &str, batch: &mut Deliveries) {
+        self.state.fail(io::Error::other(format!(
+            "a protocol callback panicked: {what}"
+        )));
+        batch.clear();
+        while self.finish(batch) {
+            batch.clear();
+        }
     }
 
     /// After [`Wake::FlowOwed`](crate::Wake::FlowOwed), with the protocol
