@@ -38,8 +38,10 @@ pub trait ZmqProtocol<T: ZmqTransport>: Send + 'static {
 pub trait ZmqTransport: Clone + Send + Sync + 'static {
     /// The socket type.
     fn zmq_type(&self) -> SocketType;
-    /// Sends at once when nothing is buffered, buffers otherwise; never blocks.
-    /// Empty multipart: `InvalidInput`; after close or loss: `NotConnected`.
+    /// Sends at once when nothing is buffered; otherwise first sends what is
+    /// buffered while libzmq takes it, then this message, and buffers the
+    /// rest, in order; never blocks. Empty multipart: `InvalidInput`; after
+    /// close or loss: `NotConnected`.
     fn write(&self, msg: impl Into<Multipart>) -> io::Result<()>;
     /// Flushes what is buffered into libzmq, then `connection_lost(None)`;
     /// nothing more is received. Gives up after `LINGER` (default
