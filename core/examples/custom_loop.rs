@@ -469,7 +469,7 @@ fn main() -> io::Result<()> {
     }
 
     println!(
-        "PUSH: wrote {} messages ({} sent by write() at once, {} queued and sent by the loop)",
+        "PUSH: wrote {} messages ({} sent by write() at once, {} queued, then sent by a later write or the loop)",
         producer.written,
         producer.sent_directly,
         producer.written - producer.sent_directly
