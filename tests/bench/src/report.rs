@@ -62,7 +62,10 @@ pub fn print_table(rows: &[Row]) {
     let mut lines: Vec<Vec<String>> = Vec::new();
     for row in rows {
         let lat = row.work == Work::ReqRep;
-        let mb = matches!(row.work, Work::Push { .. } | Work::Burst | Work::PubSub);
+        let mb = matches!(
+            row.work,
+            Work::Push { .. } | Work::Push2p { .. } | Work::Burst | Work::PubSub
+        );
         let rss = match row.work {
             Work::Burst if row.growth.is_finite() => {
                 format!("+{} (growth)", fmt_num(row.growth, 1))
@@ -165,9 +168,13 @@ pub fn print_legend() {
          dealers; burst: from the reader's release). CPU s/M msgs: user+system CPU of the \
          case's whole process per million of those messages (getrusage). RSS: peak resident \
          set of the case's process (D: +growth over the process before its sockets; burst: \
-         growth from just before the burst). × raw: msgs/s ÷ the raw row of the same workload \
-         in this run (B: p50 ÷ raw p50, lower is better). spread: (max − min) ÷ median of \
-         msgs/s (B: of p50) over the repetitions."
+         growth from just before the burst). A2 (two processes): msgs/s from the receiver's \
+         first data message to its last; CPU of both processes (the receiver's from the \
+         warm-up to its last message, the sender's from its first data message until the \
+         receiver was done), RSS the larger of the two peaks (each side's in the notes). \
+         × raw: msgs/s ÷ the raw row of the same workload in this run (B: p50 ÷ raw p50, \
+         lower is better). spread: (max − min) ÷ median of msgs/s (B: of p50) over the \
+         repetitions."
     );
 }
 
