@@ -335,8 +335,6 @@ pub struct Row {
     pub failures: Vec<String>,
     /// Messages per second.
     pub rate: f64,
-    /// Seconds from go to the last message.
-    pub secs: f64,
     /// CPU seconds per million messages.
     pub cpu_per_m: f64,
     /// Round-trip percentiles, µs.
@@ -382,7 +380,6 @@ impl Row {
             ok: ok.len(),
             failures: results.iter().filter_map(|r| r.clone().err()).collect(),
             rate: med(&|o| o.rate()),
-            secs: med(&|o| o.secs),
             cpu_per_m: med(&|o| o.cpu / (o.count as f64 / 1e6)),
             p50: med(&|o| o.p50),
             p99: med(&|o| o.p99),
@@ -422,7 +419,6 @@ mod tests {
         assert_eq!(r.ok, 3);
         assert_eq!(r.failures, ["FAILED: boom"]);
         assert_eq!(r.rate, 200.0);
-        assert_eq!(r.secs, 0.5);
         assert_eq!(r.cpu_per_m, 2500.0);
         assert!((r.spread - 1.5).abs() < 1e-12);
         assert!(!r.clean());
