@@ -5,6 +5,8 @@ use std::time::Duration;
 
 /// Message sizes of workload A.
 pub const SIZES: [usize; 3] = [16, 1024, 65536];
+/// Message sizes of workload A2 (two processes).
+pub const SIZES_2P: [usize; 2] = [16, 1024];
 /// Subscribers in workload C.
 pub const SUBS: usize = 4;
 
@@ -215,6 +217,12 @@ pub enum Work {
         /// Payload bytes.
         size: usize,
     },
+    /// A2: PUSH→PULL over tcp loopback, the sender and the receiver in two
+    /// processes (as libzmq's `remote_thr` and `local_thr`).
+    Push2p {
+        /// Payload bytes.
+        size: usize,
+    },
     /// B: REQ/REP round trips of 16 B.
     ReqRep,
     /// C: PUB → 4 SUB, 16 B.
@@ -250,6 +258,7 @@ impl Work {
             tr: Tr::Inproc,
             size,
         }));
+        v.extend(SIZES_2P.iter().map(|&size| Work::Push2p { size }));
         v.extend([Work::ReqRep, Work::PubSub]);
         v.extend([Scale::Tcp1k, Scale::Inproc10k, Scale::Tcp3k].map(Work::Scale));
         v.push(Work::Burst);
@@ -260,6 +269,7 @@ impl Work {
     pub fn id(self) -> String {
         match self {
             Work::Push { tr, size } => format!("push-{}-{size}", tr.id()),
+            Work::Push2p { size } => format!("push2p-tcp-{size}"),
             Work::ReqRep => "reqrep".into(),
             Work::PubSub => "pubsub".into(),
             Work::Scale(s) => format!("scale-{}-{}", s.tr().id(), s.pairs()),
@@ -280,6 +290,7 @@ impl Work {
                 size,
             } => format!("A push→pull tcp+CURVE {}", fmt_size(size)),
             Work::Push { tr, size } => format!("A push→pull {} {}", tr.id(), fmt_size(size)),
+            Work::Push2p { size } => format!("A2 push→pull tcp {}, two processes", fmt_size(size)),
             Work::ReqRep => "B req↔rep 16 B".into(),
             Work::PubSub => format!("C pub→{SUBS} sub 16 B"),
             Work::Scale(Scale::Tcp1k) => "D 1000 dealer↔router".into(),
@@ -292,7 +303,7 @@ impl Work {
     /// Payload bytes of one message.
     pub fn size(self) -> usize {
         match self {
-            Work::Push { size, .. } => size,
+            Work::Push { size, .. } | Work::Push2p { size } => size,
             Work::Burst => 1024,
             _ => 16,
         }
@@ -302,9 +313,9 @@ impl Work {
     /// D scale: messages per pair.
     pub fn n(self, quick: bool) -> u64 {
         let (full, q) = match self {
-            Work::Push { size: 16, .. } => (2_000_000, 300_000),
-            Work::Push { size: 1024, .. } => (500_000, 100_000),
-            Work::Push { .. } => (20_000, 4_000),
+            Work::Push { size: 16, .. } | Work::Push2p { size: 16 } => (2_000_000, 300_000),
+            Work::Push { size: 1024, .. } | Work::Push2p { size: 1024 } => (500_000, 100_000),
+            Work::Push { .. } | Work::Push2p { .. } => (20_000, 4_000),
             Work::ReqRep => (20_000, 3_000),
             Work::PubSub => (500_000, 100_000),
             Work::Scale(Scale::Tcp1k) => (1_000, 100),
@@ -328,6 +339,11 @@ impl Work {
         Duration::from_secs(if quick { s / 2 } else { s })
     }
 
+    /// Run as two processes (a receiver and a sender), not one.
+    pub fn two_process(self) -> bool {
+        matches!(self, Work::Push2p { .. })
+    }
+
     /// The libraries run in this workload.
     pub fn libs(self) -> Vec<Lib> {
         Lib::all()
@@ -342,6 +358,11 @@ impl Work {
                 Work::Push {
                     tr: Tr::TcpCurve, ..
                 } => matches!(l, Lib::Raw | Lib::Ours(..) | Lib::Omq(_)),
+                // Two processes: raw, ours, and omq-tokio (its socket drivers
+                // on the caller's runtime) beside us.
+                Work::Push2p { .. } => {
+                    matches!(l, Lib::Raw | Lib::Ours(..) | Lib::Omq(OmqMode::Current))
+                }
                 // async_zmq has no flow control to show beyond libzmq's.
                 Work::Burst => l != Lib::AsyncZmq,
                 // One runtime's worth of sockets: the blocking driver's thread
@@ -385,5 +406,41 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), works.len());
+    }
+
+    #[test]
+    fn two_process_workload() {
+        let ids: Vec<String> = Work::all()
+            .into_iter()
+            .filter(|w| w.two_process())
+            .map(|w| w.id())
+            .collect();
+        assert_eq!(ids, ["push2p-tcp-16", "push2p-tcp-1024"]);
+        let w = Work::parse("push2p-tcp-16").unwrap();
+        assert_eq!(w, Work::Push2p { size: 16 });
+        assert_eq!(w.label(), "A2 push→pull tcp 16 B, two processes");
+        assert_eq!(
+            Work::Push2p { size: 1024 }.label(),
+            "A2 push→pull tcp 1 KiB, two processes"
+        );
+        assert!(!Work::Push {
+            tr: Tr::Tcp,
+            size: 16
+        }
+        .two_process());
+        // Message counts as workload A's at the same size.
+        for size in SIZES_2P {
+            for quick in [false, true] {
+                let a = Work::Push { tr: Tr::Tcp, size };
+                assert_eq!(Work::Push2p { size }.n(quick), a.n(quick));
+                assert_eq!(Work::Push2p { size }.timeout(quick), a.timeout(quick));
+            }
+        }
+        let libs = w.libs();
+        assert_eq!(libs.len(), 1 + 8 + 1);
+        assert!(libs.contains(&Lib::Omq(OmqMode::Current)));
+        assert!(libs.contains(&Lib::Ours(Drv::Blocking, Api::Stream)));
+        assert!(!libs.contains(&Lib::Omq(OmqMode::IoThread)));
+        assert!(!libs.contains(&Lib::Tmq));
     }
 }

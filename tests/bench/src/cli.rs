@@ -18,7 +18,8 @@ pub struct Opts {
 /// The usage line.
 pub const USAGE: &str =
     "usage: bench [--quick] [--plot] [--reps N] [--only TEXT]... [--lib TEXT]...\n       \
-     bench --child WORKLOAD LIBRARY N   (one case; used by the parent)";
+     bench --child WORKLOAD LIBRARY N   (one case; used by the parent)\n       \
+     bench --child WORKLOAD LIBRARY N (recv | send ENDPOINT)   (one side of a two-process case)";
 
 /// Parses the parent's arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Opts, String> {
@@ -89,6 +90,13 @@ mod tests {
         assert!(o.selects("push-tcp-curve-1024", "tokio-mt-proto"));
         assert!(!o.selects("push-tcp-curve-16", "smol-proto"));
         assert!(!o.selects("push-tcp-16", "raw"));
+        // The two-process rows have ids of their own.
+        let o = parse(&args("--quick --only push2p")).unwrap();
+        assert!(o.selects("push2p-tcp-16", "raw"));
+        assert!(o.selects("push2p-tcp-1024", "omq-current"));
+        assert!(!o.selects("push-tcp-16", "raw"));
+        let o = parse(&args("--only push-tcp")).unwrap();
+        assert!(!o.selects("push2p-tcp-16", "raw"));
     }
 
     #[test]

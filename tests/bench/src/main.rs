@@ -20,7 +20,10 @@
 //! one trait. `parent` runs every case in a child process (this binary with
 //! `--child`), so its CPU time, RSS and a hang are its own, with repetitions
 //! interleaved; `report` prints the medians, the ratios to the raw row of the
-//! same run, the check of issue 11's targets, and draws the plot.
+//! same run, the check of the targets, and draws the plot.
+//!
+//! Workload A2 runs each case as two processes (a receiver and a sender,
+//! `workloads::two_proc`), which `parent::run_pair` starts and adds up.
 //!
 //! The exit status is non-zero when a case of raw libzmq or of our drivers
 //! failed, lost a message or hung; failures of peers are shown in the table.
@@ -46,7 +49,8 @@ use measure::{peak_rss_mib, Outcome};
 use parent::{run_child, Row};
 use report::fmt_rate;
 
-/// The child: runs one case and prints one `RESULT` line.
+/// The child: runs one case (or one side of a two-process case) and prints
+/// one `RESULT` line.
 fn child(args: &[String]) -> ! {
     let (Some(work), Some(lib), Some(n)) = (
         args.first().and_then(|s| Work::parse(s)),
@@ -56,13 +60,26 @@ fn child(args: &[String]) -> ! {
         eprintln!("{}", cli::USAGE);
         std::process::exit(2);
     };
-    match workloads::run_case(work, lib, n) {
+    let r = match args.get(3..).filter(|rest| !rest.is_empty()) {
+        None => workloads::run_case(work, lib, n),
+        Some(rest) => match workloads::two_proc::Side::parse(rest) {
+            Some(side) => workloads::two_proc::run_side(work, lib, n, &side),
+            None => {
+                eprintln!("{}", cli::USAGE);
+                std::process::exit(2);
+            }
+        },
+    };
+    match r {
         Ok(mut o) => {
             if workloads::ECHO_ERRORS.load(Ordering::Relaxed) != 0 {
                 eprintln!("FAIL: echo writes failed");
                 std::process::exit(1);
             }
-            o.rss = peak_rss_mib();
+            // A two-process case run from here has its sides' peak already.
+            if o.rss.is_nan() {
+                o.rss = peak_rss_mib();
+            }
             println!("RESULT {}", o.encode());
             let _ = std::io::stdout().flush();
             // Skip the teardown (context termination, runtime shutdown): it is

@@ -1,7 +1,7 @@
-//! What the parent prints: the table, the check of issue 11's targets, and
-//! the plot.
+//! What the parent prints: the table, the check of the targets, and the
+//! plot.
 
-use crate::catalog::{fmt_size, Api, Drv, Lib, Scale, Tr, Work, SIZES, SUBS};
+use crate::catalog::{fmt_size, Api, Drv, Lib, OmqMode, Tr, Work, SIZES, SIZES_2P, SUBS};
 use crate::parent::Row;
 use crate::stats::ratio;
 
@@ -62,7 +62,10 @@ pub fn print_table(rows: &[Row]) {
     let mut lines: Vec<Vec<String>> = Vec::new();
     for row in rows {
         let lat = row.work == Work::ReqRep;
-        let mb = matches!(row.work, Work::Push { .. } | Work::Burst | Work::PubSub);
+        let mb = matches!(
+            row.work,
+            Work::Push { .. } | Work::Push2p { .. } | Work::Burst | Work::PubSub
+        );
         let rss = match row.work {
             Work::Burst if row.growth.is_finite() => {
                 format!("+{} (growth)", fmt_num(row.growth, 1))
@@ -165,13 +168,18 @@ pub fn print_legend() {
          dealers; burst: from the reader's release). CPU s/M msgs: user+system CPU of the \
          case's whole process per million of those messages (getrusage). RSS: peak resident \
          set of the case's process (D: +growth over the process before its sockets; burst: \
-         growth from just before the burst). × raw: msgs/s ÷ the raw row of the same workload \
-         in this run (B: p50 ÷ raw p50, lower is better). spread: (max − min) ÷ median of \
-         msgs/s (B: of p50) over the repetitions."
+         growth from just before the burst). A2 (two processes): msgs/s from the receiver's \
+         first data message to its last; CPU of both processes (the receiver's from the \
+         warm-up to its last message, the sender's from its first data message until the \
+         receiver was done), RSS the larger of the two peaks (each side's in the notes). \
+         × raw: msgs/s ÷ the raw row of the same workload in this run (B: p50 ÷ raw p50, \
+         lower is better). spread: (max − min) ÷ median of msgs/s (B: of p50) over the \
+         repetitions."
     );
 }
 
 /// One checked line of a target.
+#[derive(Debug)]
 struct Line {
     met: Option<bool>,
     text: String,
@@ -185,175 +193,234 @@ fn verdict(met: Option<bool>) -> &'static str {
     }
 }
 
-/// Issue 11's targets 1–8, checked against this run; the peers beside us
-/// (target 9) for information. Returns whether every target was met.
-pub fn print_targets(rows: &[Row]) -> bool {
-    let get = |w: Work, l: Lib| rows.iter().find(|r| r.work == w && r.lib == l);
+/// A target: its checked lines, and lines shown beside them for
+/// information.
+#[derive(Debug)]
+struct Target {
+    name: String,
+    lines: Vec<Line>,
+    info: Vec<String>,
+}
+
+impl Target {
+    fn new(name: &str, lines: Vec<Line>) -> Target {
+        Target {
+            name: name.into(),
+            lines,
+            info: Vec::new(),
+        }
+    }
+
+    /// Met when every line is; not run when any line was not run.
+    fn met(&self) -> Option<bool> {
+        if self.lines.iter().any(|l| l.met.is_none()) {
+            None
+        } else {
+            Some(self.lines.iter().all(|l| l.met == Some(true)))
+        }
+    }
+}
+
+fn get(rows: &[Row], w: Work, l: Lib) -> Option<&Row> {
+    rows.iter().find(|r| r.work == w && r.lib == l)
+}
+
+/// A throughput ratio against a minimum.
+fn at_least(rows: &[Row], w: Work, l: Lib, min: f64) -> Line {
+    let (Some(r), Some(raw)) = (get(rows, w, l), get(rows, w, Lib::Raw)) else {
+        return Line {
+            met: None,
+            text: format!("{} {}: not run", l.label(), w.label()),
+        };
+    };
+    if !r.clean() || !raw.clean() {
+        let why = r.failures.first().or(raw.failures.first());
+        return Line {
+            met: Some(false),
+            text: format!(
+                "{} {}: failed ({})",
+                l.label(),
+                w.label(),
+                why.map_or("no result", |s| s.as_str())
+            ),
+        };
+    }
+    let x = ratio(r.rate, raw.rate);
+    Line {
+        met: Some(x >= min),
+        text: format!(
+            "{} {}: {} vs raw {} msgs/s = {:.2}× (≥ {min:.2}×)",
+            l.label(),
+            w.label(),
+            fmt_rate(r.rate),
+            fmt_rate(raw.rate),
+            x
+        ),
+    }
+}
+
+/// "omq-tokio … A2 …: 1.23 M msgs/s = 0.95× raw", for information.
+fn beside(rows: &[Row], w: Work, l: Lib) -> Option<String> {
+    let r = get(rows, w, l)?;
+    let raw = get(rows, w, Lib::Raw).filter(|r| r.ok > 0);
+    let x = raw.map_or("—".into(), |raw| {
+        format!("{}×", fmt_num(ratio(r.rate, raw.rate), 2))
+    });
+    let failed = if r.failures.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} of {} reps failed: {})",
+            r.failures.len(),
+            r.failures.len() + r.ok,
+            r.failures[0]
+        )
+    };
+    Some(format!(
+        "{} {}: {} msgs/s = {x} raw{failed}",
+        l.label(),
+        w.label(),
+        fmt_rate(r.rate)
+    ))
+}
+
+/// The targets, checked against this run's rows (ratios to raw in the same
+/// run, medians).
+fn targets(rows: &[Row]) -> Vec<Target> {
     let tcp = |size| Work::Push { tr: Tr::Tcp, size };
     let drivers = [Drv::TokioMt, Drv::TokioCt, Drv::Smol, Drv::Blocking];
     let ours = |api: Api| drivers.map(|d| Lib::Ours(d, api));
     let all_ours: Vec<Lib> = [ours(Api::Proto), ours(Api::Stream)].concat();
-    // A throughput ratio against a minimum.
-    let at_least = |w: Work, l: Lib, min: f64| -> Line {
-        let (Some(r), Some(raw)) = (get(w, l), get(w, Lib::Raw)) else {
-            return Line {
-                met: None,
-                text: format!("{} {}: not run", l.label(), w.label()),
-            };
-        };
-        if !r.clean() || !raw.clean() {
-            let why = r.failures.first().or(raw.failures.first());
-            return Line {
-                met: Some(false),
-                text: format!(
-                    "{} {}: failed ({})",
-                    l.label(),
-                    w.label(),
-                    why.map_or("no result", |s| s.as_str())
-                ),
-            };
-        }
-        let x = ratio(r.rate, raw.rate);
-        Line {
-            met: Some(x >= min),
-            text: format!(
-                "{} {}: {} vs raw {} msgs/s = {:.2}× (≥ {min:.2}×)",
-                l.label(),
-                w.label(),
-                fmt_rate(r.rate),
-                fmt_rate(raw.rate),
-                x
-            ),
-        }
-    };
-    let mut targets: Vec<(String, Vec<Line>)> = Vec::new();
+    let mut t: Vec<Target> = Vec::new();
 
-    let t1 = drivers
-        .map(|d| {
-            let min = if d == Drv::Blocking { 0.90 } else { 0.95 };
-            at_least(tcp(16), Lib::Ours(d, Api::Proto), min)
-        })
-        .into();
-    targets.push((
-        "protocol API, tcp 16 B: ≥ 0.95× raw (tokio-mt, tokio-ct, smol), ≥ 0.90× (blocking)".into(),
-        t1,
+    t.push(Target::new(
+        "tcp 16 B, protocol API: ≥ 0.95× raw (tokio-mt, tokio-ct, smol), ≥ 0.90× (blocking)",
+        drivers
+            .map(|d| {
+                let min = if d == Drv::Blocking { 0.90 } else { 0.95 };
+                at_least(rows, tcp(16), Lib::Ours(d, Api::Proto), min)
+            })
+            .into(),
     ));
-    let t2 = drivers
-        .map(|d| {
-            let min = if d == Drv::Blocking { 0.80 } else { 0.90 };
-            at_least(tcp(16), Lib::Ours(d, Api::Stream), min)
-        })
-        .into();
-    targets.push((
-        "stream API, tcp 16 B: ≥ 0.90× raw (tokio, smol), ≥ 0.80× (blocking)".into(),
-        t2,
+    t.push(Target::new(
+        "tcp 16 B, stream API: ≥ 0.90× raw (tokio-mt, tokio-ct, smol), ≥ 0.80× (blocking)",
+        drivers
+            .map(|d| {
+                let min = if d == Drv::Blocking { 0.80 } else { 0.90 };
+                at_least(rows, tcp(16), Lib::Ours(d, Api::Stream), min)
+            })
+            .into(),
     ));
     let inproc16 = Work::Push {
         tr: Tr::Inproc,
         size: 16,
     };
-    targets.push((
-        "protocol API, inproc 16 B: ≥ 0.90× raw on every driver".into(),
-        ours(Api::Proto).map(|l| at_least(inproc16, l, 0.90)).into(),
+    t.push(Target::new(
+        "inproc 16 B, protocol API: ≥ 0.90× raw on every driver",
+        ours(Api::Proto)
+            .map(|l| at_least(rows, inproc16, l, 0.90))
+            .into(),
     ));
-    let mut t4: Vec<Line> = Vec::new();
-    for size in [1024, 65536] {
-        for &l in &all_ours {
-            t4.push(at_least(tcp(size), l, 1.0));
-        }
-    }
-    for &l in &all_ours {
-        t4.push(cpu_line(
-            get(tcp(65536), l),
-            get(tcp(65536), Lib::Raw),
-            l,
-            1.0,
-            true,
-        ));
-    }
-    targets.push((
-        "tcp 1 KiB and 64 KiB: ≥ 1.0× raw on every driver and API; 64 KiB CPU per message below raw's".into(),
-        t4,
-    ));
-    targets.push((
-        "REQ/REP 16 B: p50 ≤ 1.05× raw, p99 ≤ 1.2× raw on every driver and API".into(),
-        all_ours
+    t.push(Target::new(
+        "tcp 1 KiB (and 64 KiB): ≥ 1.0× raw on every driver and API",
+        [1024, 65536]
             .iter()
-            .map(|&l| latency_line(get(Work::ReqRep, l), get(Work::ReqRep, Lib::Raw), l))
+            .flat_map(|&size| all_ours.iter().map(move |&l| (size, l)))
+            .map(|(size, l)| at_least(rows, tcp(size), l, 1.0))
             .collect(),
     ));
-    targets.push((
-        "PUB→4 SUB: ≥ 0.95× raw (protocol), ≥ 0.90× (stream), nothing lost".into(),
+    t.push(Target::new(
+        "REQ/REP 16 B: p50 ≤ 1.05× raw, p99 ≤ 1.2× raw on every driver and API",
         all_ours
             .iter()
             .map(|&l| {
-                let min = if matches!(l, Lib::Ours(_, Api::Proto)) {
-                    0.95
-                } else {
-                    0.90
-                };
-                at_least(Work::PubSub, l, min)
+                latency_line(
+                    get(rows, Work::ReqRep, l),
+                    get(rows, Work::ReqRep, Lib::Raw),
+                    l,
+                )
             })
             .collect(),
     ));
-    let mut t7: Vec<Line> = Vec::new();
-    let scale_libs: Vec<Lib> = all_ours
-        .iter()
-        .copied()
-        .filter(|l| !matches!(l, Lib::Ours(Drv::Blocking, _)))
-        .collect();
-    for &l in &scale_libs {
-        t7.push(at_least(Work::Scale(Scale::Tcp1k), l, 0.90));
-    }
-    for s in [Scale::Inproc10k, Scale::Tcp3k] {
-        for &l in &scale_libs {
-            t7.push(complete_line(get(Work::Scale(s), l), Work::Scale(s), l));
-        }
-    }
-    targets.push((
-        "1,000 pairs ≥ 0.90× raw; 10,000 inproc sockets and 3,000 tcp pairs complete with every message counted, RSS reported".into(),
-        t7,
-    ));
-    targets.push((
-        "CPU per 16 B message (tcp) ≤ 1.10× raw for every protocol-API row".into(),
+    t.push(Target::new(
+        "CPU per 16 B message (tcp) ≤ 1.10× raw on every protocol-API row",
         ours(Api::Proto)
-            .map(|l| cpu_line(get(tcp(16), l), get(tcp(16), Lib::Raw), l, 1.10, false))
+            .map(|l| cpu_line(get(rows, tcp(16), l), get(rows, tcp(16), Lib::Raw), l, 1.10))
             .into(),
     ));
+    let two = SIZES_2P.map(|size| Work::Push2p { size });
+    let mut t7 = Target::new(
+        "two processes, tcp 16 B and 1 KiB, protocol API: ≥ 0.95× raw on every driver",
+        two.iter()
+            .flat_map(|&w| ours(Api::Proto).map(|l| at_least(rows, w, l, 0.95)))
+            .collect(),
+    );
+    t7.info = two
+        .iter()
+        .flat_map(|&w| {
+            [Lib::Omq(OmqMode::Current)]
+                .into_iter()
+                .chain(ours(Api::Stream))
+                .filter_map(move |l| beside(rows, w, l))
+        })
+        .collect();
+    t.push(t7);
+    t
+}
 
-    println!("\nTargets of issue 11 (ratios to raw in this run, medians):");
+/// The targets, checked against this run; the peers beside us for
+/// information. Returns whether every target was met.
+pub fn print_targets(rows: &[Row]) -> bool {
+    let get = |w: Work, l: Lib| get(rows, w, l);
+    let tcp = |size| Work::Push { tr: Tr::Tcp, size };
+    let ts = targets(rows);
+    println!("\nTargets (ratios to raw in this run, medians):");
     let mut all_met = true;
-    for (i, (name, lines)) in targets.iter().enumerate() {
-        let met = if lines.iter().any(|l| l.met.is_none()) {
-            None
-        } else {
-            Some(lines.iter().all(|l| l.met == Some(true)))
-        };
+    for (i, t) in ts.iter().enumerate() {
+        let met = t.met();
         all_met &= met == Some(true);
-        println!("{}. {name}: {}", i + 1, verdict(met).to_uppercase());
-        for l in lines {
+        println!("{}. {}: {}", i + 1, t.name, verdict(met).to_uppercase());
+        for l in &t.lines {
             println!("     {} {}", verdict(l.met), l.text);
         }
+        for info in &t.info {
+            println!("     (information) {info}");
+        }
     }
+    println!(
+        "{}. the cold test time: measured outside the bench (not checked here)",
+        ts.len() + 1
+    );
 
-    println!("\n9. (information) the peers beside raw and tokio-mt protocol (ratios to raw):");
+    println!("\n(information) the peers beside raw and tokio-mt protocol (ratios to raw):");
     let peers = [
         Lib::Ours(Drv::TokioMt, Api::Proto),
         Lib::Zeromq,
-        Lib::Omq(crate::catalog::OmqMode::Current),
-        Lib::Omq(crate::catalog::OmqMode::IoThread),
+        Lib::Omq(OmqMode::Current),
+        Lib::Omq(OmqMode::IoThread),
         Lib::Rzmq,
     ];
+    let works: Vec<Work> = SIZES
+        .iter()
+        .map(|&size| tcp(size))
+        .chain(SIZES_2P.iter().map(|&size| Work::Push2p { size }))
+        .collect();
     for l in peers {
         let mut cells = Vec::new();
-        for size in SIZES {
-            let r = get(tcp(size), l).filter(|r| r.ok > 0);
-            let raw = get(tcp(size), Lib::Raw).filter(|r| r.ok > 0);
+        for &w in &works {
+            let r = get(w, l).filter(|r| r.ok > 0);
+            let raw = get(w, Lib::Raw).filter(|r| r.ok > 0);
             let x = match (r, raw) {
                 (Some(r), Some(raw)) => format!("{:.2}×", ratio(r.rate, raw.rate)),
+                // Not run here (omq's own I/O thread in two processes): left out.
+                _ if w.two_process() && !w.libs().contains(&l) => continue,
                 _ => "—".into(),
             };
-            cells.push(format!("tcp {} {x}", fmt_size(size)));
+            let name = match w {
+                Work::Push2p { size } => format!("two processes {}", fmt_size(size)),
+                _ => format!("tcp {}", fmt_size(w.size())),
+            };
+            cells.push(format!("{name} {x}"));
         }
         if let (Some(r), Some(raw)) = (
             get(Work::ReqRep, l).filter(|r| r.ok > 0),
@@ -399,7 +466,7 @@ fn latency_line(r: Option<&Row>, raw: Option<&Row>, l: Lib) -> Line {
     }
 }
 
-fn cpu_line(r: Option<&Row>, raw: Option<&Row>, l: Lib, max: f64, strictly_below: bool) -> Line {
+fn cpu_line(r: Option<&Row>, raw: Option<&Row>, l: Lib, max: f64) -> Line {
     let (Some(r), Some(raw)) = (r, raw) else {
         return Line {
             met: None,
@@ -407,51 +474,16 @@ fn cpu_line(r: Option<&Row>, raw: Option<&Row>, l: Lib, max: f64, strictly_below
         };
     };
     let x = ratio(r.cpu_per_m, raw.cpu_per_m);
-    let met = if strictly_below { x < max } else { x <= max };
     Line {
-        met: Some(r.clean() && raw.clean() && met),
+        met: Some(r.clean() && raw.clean() && x <= max),
         text: format!(
-            "{} {} CPU {:.3} s/M vs raw {:.3} s/M = {:.2}× ({} {max:.2}×)",
+            "{} {} CPU {:.3} s/M vs raw {:.3} s/M = {:.2}× (≤ {max:.2}×)",
             l.label(),
             r.work.label(),
             r.cpu_per_m,
             raw.cpu_per_m,
-            x,
-            if strictly_below { "<" } else { "≤" }
+            x
         ),
-    }
-}
-
-fn complete_line(r: Option<&Row>, w: Work, l: Lib) -> Line {
-    let Some(r) = r else {
-        return Line {
-            met: None,
-            text: format!("{} {}: not run", l.label(), w.label()),
-        };
-    };
-    let reps = r.ok + r.failures.len();
-    let text = if r.clean() {
-        format!(
-            "{} {}: {} of {reps} reps completed, every message counted, {:.2} s, peak RSS {} MiB (+{})",
-            l.label(),
-            w.label(),
-            r.ok,
-            r.secs,
-            fmt_num(r.rss, 0),
-            fmt_num(r.growth, 0)
-        )
-    } else {
-        format!(
-            "{} {}: {} of {reps} reps failed: {}",
-            l.label(),
-            w.label(),
-            r.failures.len(),
-            r.failures.first().map_or("no result", |s| s.as_str())
-        )
-    };
-    Line {
-        met: Some(r.clean()),
-        text,
     }
 }
 
@@ -544,4 +576,70 @@ pub fn plot(rows: &[Row], path: &std::path::Path) -> Result<(), Box<dyn std::err
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Outcome;
+
+    /// A clean row of `count` messages in one second.
+    fn row(w: Work, l: Lib, count: u64) -> Row {
+        Row::new(w, l, &[Ok(Outcome::new(count, 1.0, 0.5))])
+    }
+
+    #[test]
+    fn the_two_process_target() {
+        let w16 = Work::Push2p { size: 16 };
+        let w1k = Work::Push2p { size: 1024 };
+        let mut rows = vec![row(w16, Lib::Raw, 1000), row(w1k, Lib::Raw, 1000)];
+        for (d, count) in [
+            (Drv::TokioMt, 960),
+            (Drv::TokioCt, 900),
+            (Drv::Smol, 1000),
+            (Drv::Blocking, 950),
+        ] {
+            rows.push(row(w16, Lib::Ours(d, Api::Proto), count));
+            rows.push(row(w1k, Lib::Ours(d, Api::Proto), 1100));
+        }
+        rows.push(row(w16, Lib::Omq(OmqMode::Current), 500));
+        rows.push(Row::new(
+            w1k,
+            Lib::Omq(OmqMode::Current),
+            &[Err("HANG: killed".into())],
+        ));
+        let ts = targets(&rows);
+        assert_eq!(ts.len(), 7);
+        let t7 = &ts[6];
+        assert!(t7.name.starts_with("two processes"));
+        let met: Vec<Option<bool>> = t7.lines.iter().map(|l| l.met).collect();
+        assert_eq!(met[..4], [Some(true), Some(false), Some(true), Some(true)]);
+        assert!(met[4..].iter().all(|&m| m == Some(true)));
+        assert_eq!(t7.met(), Some(false));
+        assert!(
+            t7.lines[1].text.contains("0.90× (≥ 0.95×)"),
+            "{:?}",
+            t7.lines[1]
+        );
+        // omq beside us, not checked; the stream rows were not run.
+        assert_eq!(t7.info.len(), 2, "{:?}", t7.info);
+        assert!(t7.info[0].contains("500 msgs/s = 0.50× raw"));
+        assert!(t7.info[1].contains("1 of 1 reps failed: HANG"));
+        // The other targets were not run at all.
+        assert!(ts[..6].iter().all(|t| t.met().is_none()));
+    }
+
+    #[test]
+    fn a_failed_raw_row_fails_the_line() {
+        let w = Work::Push2p { size: 16 };
+        let rows = vec![
+            Row::new(w, Lib::Raw, &[Err("FAILED: lost".into())]),
+            row(w, Lib::Ours(Drv::Smol, Api::Proto), 1000),
+        ];
+        let l = at_least(&rows, w, Lib::Ours(Drv::Smol, Api::Proto), 0.95);
+        assert_eq!(l.met, Some(false));
+        assert!(l.text.contains("failed (FAILED: lost)"));
+        let l = at_least(&rows, w, Lib::Ours(Drv::TokioCt, Api::Proto), 0.95);
+        assert_eq!(l.met, None);
+    }
 }

@@ -1,7 +1,7 @@
 //! The workloads, each written once: `sock` for the send/receive-style
 //! libraries (raw libzmq, our stream API, the peers), `proto` for our
-//! protocol API, and `raw_scale` for raw libzmq's poll loop over thousands of
-//! sockets. This module holds what they share and picks the body, adapter and
+//! protocol API, `raw_scale` for raw libzmq's poll loop over thousands of
+//! sockets, and `two_proc` for one side of the two-process case. This module holds what they share and picks the body, adapter and
 //! runtime of a case.
 
 use std::future::Future;
@@ -18,6 +18,7 @@ use crate::rt::{Rt, Smol, Threads, Tokio};
 pub mod proto;
 pub mod raw_scale;
 pub mod sock;
+pub mod two_proc;
 
 /// Round trips before the timed ones in workload B.
 pub const WARM_ROUND_TRIPS: u64 = 200;
@@ -307,8 +308,12 @@ pub fn burst_outcome(
     Ok(o)
 }
 
-/// Runs one case in this process.
+/// Runs one case in this process (a two-process case: in two children of
+/// this one, as the parent runs it).
 pub fn run_case(work: Work, lib: Lib, n: u64) -> Result<Outcome, String> {
+    if work.two_process() {
+        return crate::parent::run_pair(work, lib, n, work.timeout(false));
+    }
     match lib {
         Lib::Raw => match work {
             Work::Scale(s) => raw_scale::run(s, n),

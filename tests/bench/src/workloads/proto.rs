@@ -35,6 +35,7 @@ pub async fn run<R: Rt, D: ProtoDriver>(
         Work::PubSub => pubsub(rt, d, n).await,
         Work::Scale(s) => scale(rt, d, s, n).await,
         Work::Burst => burst(rt, d, n).await,
+        Work::Push2p { .. } => Err(super::two_proc::NOT_HERE.into()),
     }
 }
 
@@ -59,7 +60,7 @@ impl Flow {
 }
 
 /// A protocol that only writes: it follows pause_writing/resume_writing.
-struct Writer(Arc<Flow>);
+pub(super) struct Writer(pub(super) Arc<Flow>);
 
 impl<T: ZmqTransport> ZmqProtocol<T> for Writer {
     fn pause_writing(&mut self) {
@@ -76,7 +77,7 @@ impl<T: ZmqTransport> ZmqProtocol<T> for Writer {
 }
 
 /// Writes `n` messages, waiting while paused; counts them in `written`.
-async fn write_n<T: ZmqTransport>(
+pub(super) async fn write_n<T: ZmqTransport>(
     t: T,
     flow: Arc<Flow>,
     data: Bytes,

@@ -32,6 +32,7 @@ pub async fn run<R: Rt, L: SockLib>(
         Work::PubSub => pubsub(rt, lib, n).await,
         Work::Scale(s) => scale(rt, lib, s, n).await,
         Work::Burst => burst(rt, lib, n, ours).await,
+        Work::Push2p { .. } => Err(super::two_proc::NOT_HERE.into()),
     }
 }
 
