@@ -7,6 +7,7 @@
 pub mod blocking_driver;
 pub mod driver;
 pub mod drops;
+pub mod fault;
 pub mod leaks;
 pub mod log;
 pub mod scenarios;
