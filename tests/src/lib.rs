@@ -7,9 +7,11 @@
 pub mod blocking_driver;
 pub mod driver;
 pub mod drops;
-pub mod fault;
+pub mod fault_proxy;
+pub mod fault_scenarios;
 pub mod leaks;
 pub mod log;
+pub mod process;
 pub mod scenarios;
 pub mod smol_driver;
 pub mod stress;

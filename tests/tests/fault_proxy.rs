@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use aiozmq_tests::fault::{Dir, FaultProxy};
+use aiozmq_tests::fault_proxy::{Dir, FaultProxy};
 use aiozmq_tests::leaks::{our_listening_ports, serial};
 use aiozmq_tests::TIMEOUT;
 
@@ -244,7 +244,7 @@ fn a_dead_target_refuses_with_rst_and_set_target_moves_on() {
     let live = echo_server();
     proxy
         .faults()
-        .set_target(aiozmq_tests::fault::socket_addr(&live).unwrap());
+        .set_target(aiozmq_tests::fault_proxy::socket_addr(&live).unwrap());
     let mut c2 = client(&proxy);
     round_trip(&mut c2, b"alive");
 }
