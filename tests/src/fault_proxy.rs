@@ -69,8 +69,8 @@ pub struct Stats {
     /// Bytes delivered from the target to clients.
     pub bytes_down: u64,
     /// Connections ended by a fault of the test ([`Faults::reset_all`],
-    /// [`Faults::half_close`], [`Faults::drop_after`]). Counted *before* the
-    /// fault takes effect, so a message lost to it is never seen before it.
+    /// [`Faults::half_close`], [`Faults::drop_after`]). Counted, with its
+    /// time ([`Faults::last_disruption`]), *before* the fault takes effect.
     pub disruptions: u64,
     /// Connections ended for any reason (faults, peers closing, errors).
     pub ended: u64,
@@ -139,6 +139,7 @@ struct Shared {
     connect_failures: AtomicU64,
     bytes: [AtomicU64; 2],
     disruptions: AtomicU64,
+    last_disruption: Mutex<Option<Instant>>,
     ended: AtomicU64,
     next_id: AtomicU64,
 }
@@ -162,6 +163,15 @@ impl Shared {
         for c in self.conns().iter() {
             c.poke();
         }
+    }
+
+    /// Counts a disruption (and its time), before it takes effect.
+    fn disrupt(&self) {
+        *self
+            .last_disruption
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        self.disruptions.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Forgets an ended connection (its threads hold it until they end).
@@ -335,7 +345,7 @@ impl Faults {
         let mut n = 0;
         for c in conns {
             if !c.lock().dead {
-                self.shared.disruptions.fetch_add(1, Ordering::AcqRel);
+                self.shared.disrupt();
                 c.kill(&self.shared);
                 n += 1;
             }
@@ -355,7 +365,7 @@ impl Faults {
             if st.dead || st.lanes[dir.index()].eof {
                 continue;
             }
-            self.shared.disruptions.fetch_add(1, Ordering::AcqRel);
+            self.shared.disrupt();
             st.lanes[dir.index()].eof = true;
             // The reader of that way stops: wake it out of read().
             let _ = c.src(dir).shutdown(Shutdown::Read);
@@ -425,6 +435,15 @@ impl Faults {
     /// cheap, for stamping messages.
     pub fn disruptions(&self) -> u64 {
         self.shared.disruptions.load(Ordering::Acquire)
+    }
+
+    /// When the last disruption was counted (see [`Stats::disruptions`]).
+    pub fn last_disruption(&self) -> Option<Instant> {
+        *self
+            .shared
+            .last_disruption
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits up to `timeout` for `f` to hold of the stats; returns the
@@ -512,6 +531,7 @@ impl FaultProxy {
             connect_failures: AtomicU64::new(0),
             bytes: [AtomicU64::new(0), AtomicU64::new(0)],
             disruptions: AtomicU64::new(0),
+            last_disruption: Mutex::new(None),
             ended: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
         });
@@ -865,7 +885,7 @@ fn write_loop(shared: &Shared, conn: &Conn, dir: Dir) {
                 }
                 shared.bytes[i].fetch_add(bytes.len() as u64, Ordering::AcqRel);
                 if kill_after {
-                    shared.disruptions.fetch_add(1, Ordering::AcqRel);
+                    shared.disrupt();
                     conn.kill(shared);
                     return;
                 }

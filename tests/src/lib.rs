@@ -5,6 +5,7 @@
 #![allow(missing_debug_implementations)]
 
 pub mod blocking_driver;
+pub mod churn;
 pub mod driver;
 pub mod drops;
 pub mod fault_proxy;
@@ -14,6 +15,7 @@ pub mod log;
 pub mod process;
 pub mod scenarios;
 pub mod smol_driver;
+pub mod soak;
 pub mod stress;
 pub mod tokio_driver;
 
