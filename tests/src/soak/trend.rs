@@ -16,6 +16,10 @@ pub struct Slack {
     pub rss_bytes: u64,
     /// The fraction (0.10: 10 %).
     pub rss_fraction: f64,
+    /// Heap in use: bytes, plus a fraction of the first window's.
+    pub heap_bytes: u64,
+    /// The fraction.
+    pub heap_fraction: f64,
 }
 
 /// The two windows' medians.
@@ -54,6 +58,7 @@ fn median(s: &[Sample]) -> Sample {
         fds: mid(s.iter().map(|x| x.fds).collect()),
         rss: mid(s.iter().map(|x| x.rss).collect()),
         threads: mid(s.iter().map(|x| x.threads).collect()),
+        heap: mid(s.iter().map(|x| x.heap).collect()),
     }
 }
 
@@ -82,6 +87,16 @@ pub fn growth(w: &Windows, slack: &Slack) -> Vec<String> {
             crate::process::mib(rss_limit)
         ));
     }
+    let heap_limit =
+        w.first.heap + slack.heap_bytes + (w.first.heap as f64 * slack.heap_fraction) as u64;
+    if w.last.heap > heap_limit {
+        out.push(format!(
+            "heap in use grew from {:.1} MiB to {:.1} MiB (limit {:.1} MiB)",
+            crate::process::mib(w.first.heap),
+            crate::process::mib(w.last.heap),
+            crate::process::mib(heap_limit)
+        ));
+    }
     out
 }
 
@@ -90,7 +105,12 @@ mod tests {
     use super::*;
 
     fn s(fds: usize, rss: u64, threads: usize) -> Sample {
-        Sample { fds, rss, threads }
+        Sample {
+            fds,
+            rss,
+            threads,
+            heap: rss / 2,
+        }
     }
 
     const SLACK: Slack = Slack {
@@ -98,6 +118,8 @@ mod tests {
         threads: 4,
         rss_bytes: 1000,
         rss_fraction: 0.1,
+        heap_bytes: 1000,
+        heap_fraction: 0.1,
     };
 
     #[test]
@@ -123,7 +145,7 @@ mod tests {
             .collect();
         let w = windows(&samples).unwrap();
         let g = growth(&w, &SLACK);
-        assert_eq!(g.len(), 2, "{g:?}");
+        assert_eq!(g.len(), 3, "{g:?}");
     }
 
     #[test]
