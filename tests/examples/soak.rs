@@ -351,14 +351,17 @@ fn main() -> ExitCode {
         p.stop_sending();
     }
     let mut totals = (0u64, 0u64, 0u64);
-    println!("\npath                    sent  received  lost*  conns disrupt  disconn");
+    println!(
+        "\n{:<24} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8}",
+        "path", "sent", "received", "lost*", "conns", "disrupt", "disconn"
+    );
     for p in &paths {
         let settled = p.wait_settled(SETTLE);
         let sent = p.state.sent.load(Ordering::Acquire);
         let t = p.state.tracker().clone();
         let stats = p.proxy.faults().stats();
         println!(
-            "{:<20} {:>8} {:>9} {:>6} {:>6} {:>7} {:>8}",
+            "{:<24} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8}",
             p.state.name,
             sent,
             t.received,
