@@ -2,7 +2,7 @@
 //! network between two peers resets, half-closes, drops a connection at a
 //! byte, stalls, or when the peer process is frozen, killed and restarted.
 //! Written once against [`Driver`] and run for every driver by
-//! [`fault_scenarios!`](crate::fault_scenarios); the network is a
+//! [`fault_scenarios!`](macro@crate::fault_scenarios); the network is a
 //! [`FaultProxy`] on loopback.
 //!
 //! No scenario sleeps to synchronise: each waits on the event it is about

@@ -1,5 +1,8 @@
 //! The aiozmq-rs test suite: one set of conformance scenarios run against
-//! every driver, plus stress and interop tests.
+//! every driver, plus stress and interop tests, and tests under faults: a
+//! fault-injecting TCP proxy ([`fault_proxy`]), scenarios through it
+//! ([`mod@fault_scenarios`]), churn ([`mod@churn`]) and the soak ([`soak`], run by
+//! `examples/soak.rs`).
 
 // The suite's own helpers (drivers' views, logs, lives) are not a user's API.
 #![allow(missing_debug_implementations)]

@@ -173,8 +173,7 @@ impl Path {
         })
     }
 
-    /// Stops the sender (bounded: it looks at the flag every
-    /// [`SLICE`]).
+    /// Stops the sender (bounded: it looks at the flag every 100 ms).
     pub fn stop_sending(&mut self) {
         self.state.stop.store(true, Ordering::Release);
         if let Some(t) = self.sender.take() {
