@@ -15,6 +15,16 @@
 //! was written (the count now exceeds `a`'s stamp), or the one counted
 //! last before it, if `a` was written within [`GRACE_MS`] of it. Any other
 //! gap is a lost message.
+//!
+//! A message of an explained gap may still come, late: libzmq orders
+//! messages per connection, not across them. When a connection dies on
+//! the writer's side only (it got a FIN, say), what it had written is
+//! still on its way on the old connection while it reconnects and writes
+//! on the new one, and the receiver takes from both. Such a message is
+//! *late*: it leaves the lost count, once. Any other message that comes
+//! after a higher one came twice or out of order.
+
+use std::collections::BTreeMap;
 
 use super::payload::Header;
 
@@ -59,33 +69,52 @@ pub struct Tracker {
     pub lost_explained: u64,
     /// Messages missing in gaps no disruption explains.
     pub lost_unexplained: u64,
-    /// Messages that came again or out of order.
+    /// Messages of an explained gap that came after all (see the module
+    /// docs): counted in `received`, no longer in `lost_explained`.
+    pub late: u64,
+    /// Messages that came again, or out of order but not late.
     pub disordered: u64,
     /// Messages that were not whole or not ours.
     pub corrupt: u64,
     /// The first few problems, in words.
     pub problems: Vec<String>,
+    /// The explained gaps whose messages may still come: start → end
+    /// (exclusive), the newest [`GAPS_KEPT`].
+    pub gaps: BTreeMap<u64, u64>,
 }
 
 /// How many problems a tracker keeps in words.
 const PROBLEMS_KEPT: usize = 10;
+/// How many explained gaps a tracker remembers, for late messages (a few
+/// a minute happen on one path: this is hours of them).
+const GAPS_KEPT: usize = 1024;
 
 impl Tracker {
     /// Records message `h`, received when the path's disruptions were `now`.
     pub fn receive(&mut self, h: Header, now: Disruptions) {
         let seq = h.seq;
         if seq < self.expected {
-            self.disordered += 1;
-            self.problem(format!(
-                "message {seq} after {} (twice or out of order)",
-                self.expected - 1
-            ));
+            if self.take_from_gap(seq) {
+                self.late += 1;
+                self.lost_explained -= 1;
+                self.received += 1;
+            } else {
+                self.disordered += 1;
+                self.problem(format!(
+                    "message {seq} after {} (twice or out of order)",
+                    self.expected - 1
+                ));
+            }
             return;
         }
         if seq > self.expected {
             let gap = seq - self.expected;
             if explains(now, self.last_stamp, self.last_written_ms) {
                 self.lost_explained += gap;
+                self.gaps.insert(self.expected, seq);
+                while self.gaps.len() > GAPS_KEPT {
+                    self.gaps.pop_first();
+                }
             } else {
                 self.lost_unexplained += gap;
                 self.problem(format!(
@@ -99,6 +128,24 @@ impl Tracker {
         self.last_stamp = h.stamp;
         self.last_written_ms = h.written_ms;
         self.received += 1;
+    }
+
+    /// Takes `seq` out of the explained gap holding it; false if none does.
+    fn take_from_gap(&mut self, seq: u64) -> bool {
+        let Some((&start, &end)) = self.gaps.range(..=seq).next_back() else {
+            return false;
+        };
+        if seq >= end {
+            return false;
+        }
+        self.gaps.remove(&start);
+        if start < seq {
+            self.gaps.insert(start, seq);
+        }
+        if seq + 1 < end {
+            self.gaps.insert(seq + 1, end);
+        }
+        true
     }
 
     /// Gives up on message `seq` (a request whose reply never came): it,
@@ -231,6 +278,39 @@ mod tests {
         t.abandon(3, false);
         assert_eq!((t.lost_explained, t.lost_unexplained), (1, 1));
         assert!(t.reconciles(4));
+    }
+
+    #[test]
+    fn late_messages_of_an_explained_gap_are_counted_once() {
+        let mut t = Tracker::default();
+        t.receive(h(0, 0, 10), d(0, None));
+        // 1..5 still on the old connection; 5 came on the new one.
+        t.receive(h(5, 1, 40), d(1, Some(25)));
+        assert_eq!(t.lost_explained, 4);
+        t.receive(h(2, 0, 20), d(1, Some(25)));
+        t.receive(h(3, 0, 21), d(1, Some(25)));
+        assert_eq!((t.late, t.lost_explained, t.received), (2, 2, 4));
+        assert!(t.clean());
+        assert!(t.reconciles(6));
+        // Twice is not late.
+        t.receive(h(3, 0, 21), d(1, Some(25)));
+        t.receive(h(5, 1, 40), d(1, Some(25)));
+        assert_eq!(t.disordered, 2);
+        assert!(!t.clean());
+        // The rest of the gap can still come.
+        t.receive(h(1, 0, 15), d(1, Some(25)));
+        t.receive(h(4, 0, 22), d(1, Some(25)));
+        assert_eq!((t.late, t.lost_explained), (4, 0));
+        assert!(t.gaps.is_empty());
+    }
+
+    #[test]
+    fn an_unexplained_gap_takes_no_late_message() {
+        let mut t = Tracker::default();
+        t.receive(h(0, 0, 10), d(0, None));
+        t.receive(h(3, 0, 20), d(0, None));
+        t.receive(h(1, 0, 11), d(0, None));
+        assert_eq!((t.late, t.disordered, t.lost_unexplained), (0, 1, 2));
     }
 
     #[test]
