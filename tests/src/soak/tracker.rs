@@ -79,7 +79,7 @@ pub struct Tracker {
     /// The first few problems, in words.
     pub problems: Vec<String>,
     /// The explained gaps whose messages may still come: start → end
-    /// (exclusive), the newest [`GAPS_KEPT`].
+    /// (exclusive), the newest 1,024.
     pub gaps: BTreeMap<u64, u64>,
 }
 
