@@ -1,16 +1,24 @@
 //! The aiozmq-rs test suite: one set of conformance scenarios run against
-//! every driver, plus stress and interop tests.
+//! every driver, plus stress and interop tests, and tests under faults: a
+//! fault-injecting TCP proxy ([`fault_proxy`]), scenarios through it
+//! ([`mod@fault_scenarios`]), churn ([`mod@churn`]) and the soak ([`soak`], run by
+//! `examples/soak.rs`).
 
 // The suite's own helpers (drivers' views, logs, lives) are not a user's API.
 #![allow(missing_debug_implementations)]
 
 pub mod blocking_driver;
+pub mod churn;
 pub mod driver;
 pub mod drops;
+pub mod fault_proxy;
+pub mod fault_scenarios;
 pub mod leaks;
 pub mod log;
+pub mod process;
 pub mod scenarios;
 pub mod smol_driver;
+pub mod soak;
 pub mod stress;
 pub mod tokio_driver;
 
