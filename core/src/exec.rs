@@ -129,10 +129,6 @@ pub fn write(
 ) -> io::Result<()> {
     let mut action = state.writer().write(&msg)?;
     if action == WriteAction::Flush {
-        if state.writer().wants_events() {
-            let events = sockets.events(Sock::Main);
-            state.writer().handle_events(events);
-        }
         while let Some(front) = state.writer().flush_front() {
             let result = sockets.send(front);
             state.writer().handle_flushed(result);

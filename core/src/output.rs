@@ -198,9 +198,8 @@ pub enum WriteAction {
     /// buffer is empty), then report it with
     /// [`writer().handle_direct_send`](crate::Writer::handle_direct_send).
     SendNow,
-    /// Messages are buffered and the socket may have room (or the writer
-    /// would pause: it looks first, [`writer().wants_events`](crate::Writer::wants_events)):
-    /// the writer sends them first ([`writer().flush_front`](crate::Writer::flush_front) and
+    /// Messages are buffered and the socket may have room: the writer sends
+    /// them first ([`writer().flush_front`](crate::Writer::flush_front) and
     /// [`writer().handle_flushed`](crate::Writer::handle_flushed) until it
     /// says no more), then asks [`writer().after_flush`](crate::Writer::after_flush)
     /// what to do with its own message.

@@ -82,12 +82,6 @@ impl WriteBuffer {
         }
     }
 
-    /// Whether buffering `msg` now would take the buffer over high (and
-    /// pause the writer).
-    pub(crate) fn would_pause(&self, msg: &Multipart) -> bool {
-        !self.paused && self.limits.over_high(self.cost + message_cost(msg))
-    }
-
     /// Drops every message; returns how many.
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.msgs.len();

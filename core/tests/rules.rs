@@ -132,28 +132,6 @@ fn a_writer_that_keeps_writing_flushes_the_buffer_itself_in_order() {
 }
 
 #[test]
-fn a_writer_about_to_pause_looks_at_the_socket_and_sends_instead() {
-    let mut h = Harness::new(SocketType::Push);
-    h.run();
-    h.call(|s| s.writer().set_limits(Some(48), Some(16)))
-        .unwrap();
-    for i in 0..3u8 {
-        h.write(msg(&[i])).unwrap(); // the socket is full: 3 × 16 = 48, not over
-    }
-    assert!(!h.state.is_writing_paused());
-    // Room comes, but the driver has not looked yet.
-    h.sock.room = 10;
-    h.write(msg(&[3])).unwrap();
-    assert_eq!(
-        sent_tags(&h),
-        vec![0, 1, 2, 3],
-        "the write that would have paused read EVENTS and sent everything"
-    );
-    assert!(!h.state.is_writing_paused());
-    assert_eq!(flows_seen(&h), vec![]);
-}
-
-#[test]
 fn a_paused_writer_gets_no_grace_the_driver_flushes_at_once() {
     let mut h = Harness::new(SocketType::Push);
     h.run();

@@ -62,29 +62,11 @@ impl Writer<'_> {
             return Ok(WriteAction::SendNow);
         }
         s.writer_recent = true;
-        Ok(if s.main.writable || s.write.would_pause(msg) {
+        Ok(if s.main.writable {
             WriteAction::Flush
         } else {
             WriteAction::Enqueue
         })
-    }
-
-    /// During [`WriteAction::Flush`], first: whether the writer reads
-    /// `ZMQ_EVENTS` itself (and reports it with
-    /// [`handle_events`](Self::handle_events)) — when the socket was full at
-    /// the last look and buffering its message would pause it. libzmq may
-    /// have room by now; one look before pausing lets a writer that outruns
-    /// libzmq send what it can from its own thread instead of pausing and
-    /// leaving the buffer to the driver.
-    pub fn wants_events(&self) -> bool {
-        !self.state.main.writable
-    }
-
-    /// The writer's `ZMQ_EVENTS` reading. It may have consumed the FD's
-    /// edge: a parked driver with something to receive is woken.
-    pub fn handle_events(&mut self, result: Result<(bool, bool), i32>) {
-        self.state.handle_events(crate::Sock::Main, result);
-        self.state.maybe_wake();
     }
 
     /// During [`WriteAction::Flush`]: the buffered message to send next, while
