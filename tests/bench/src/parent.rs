@@ -14,9 +14,45 @@ use crate::measure::Outcome;
 use crate::stats::{median, spread};
 use crate::workloads::two_proc::{Side, ENDPOINT};
 
+/// Sockets in TIME_WAIT past which a case waits before it starts.
+const TIME_WAIT_MAX: usize = 8_000;
+/// The longest such wait (the kernel keeps TIME_WAIT for 60 s).
+const TIME_WAIT_PATIENCE: Duration = Duration::from_secs(75);
+
+/// Tcp connections in TIME_WAIT on this machine (`/proc/net/tcp{,6}`, state 06).
+fn time_wait() -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|t| {
+            t.lines()
+                .skip(1)
+                .filter(|l| l.split_whitespace().nth(3) == Some("06"))
+                .count()
+        })
+        .sum()
+}
+
+/// On a quiet machine the scale rows (thousands of connections a case, each
+/// leaving a TIME_WAIT for 60 s) use up the ephemeral ports, and the next
+/// case's `bind` to port 0 fails with EADDRINUSE: wait, bounded, until the
+/// kernel has freed most of them. Polls `/proc`: there is no event to wait on.
+fn wait_for_ports() {
+    let t0 = Instant::now();
+    let mut told = false;
+    while time_wait() > TIME_WAIT_MAX && t0.elapsed() < TIME_WAIT_PATIENCE {
+        if !told {
+            eprintln!("(waiting for TIME_WAIT sockets to expire: {})", time_wait());
+            told = true;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Runs one case in a child process (a two-process case in two, see
 /// [`run_pair`]), killing it after `limit`.
 pub fn run_child(work: Work, lib: Lib, n: u64, limit: Duration) -> Result<Outcome, String> {
+    wait_for_ports();
     if work.two_process() {
         return run_pair(work, lib, n, limit);
     }
