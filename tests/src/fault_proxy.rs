@@ -28,6 +28,11 @@ use std::time::{Duration, Instant};
 const QUEUE_CAP: usize = 256 * 1024;
 /// The largest read the proxy makes at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// The kernel receive buffer of the proxy's sockets, fixed: left to
+/// autotuning (up to `tcp_rmem`'s 32 MiB here), a stalled proxy's socket
+/// kept taking data for a while, so a stall did not bound what a writer
+/// could push into the path.
+const RECV_BUFFER: usize = 16 * 1024;
 /// How long a blocked write waits before it looks again at whether its
 /// connection was killed.
 const WRITE_POLL: Duration = Duration::from_millis(50);
@@ -510,6 +515,8 @@ impl FaultProxy {
     pub fn start(target: &str) -> io::Result<FaultProxy> {
         let target = socket_addr(target)?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
+        // Accepted connections inherit it (before any connects).
+        socket2::SockRef::from(&listener).set_recv_buffer_size(RECV_BUFFER)?;
         let addr = listener.local_addr()?;
         let seed = (addr.port() as u64) << 17 | 0x9e37_79b9;
         let shared = Arc::new(Shared {
@@ -620,6 +627,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
 }
 
 fn start_conn(shared: &Arc<Shared>, port: u16, client: TcpStream, server: TcpStream) {
+    let _ = socket2::SockRef::from(&server).set_recv_buffer_size(RECV_BUFFER);
     for s in [&client, &server] {
         let _ = s.set_nodelay(true);
         let _ = s.set_write_timeout(Some(WRITE_POLL));

@@ -590,11 +590,13 @@ pub fn stall_holds_stream_drain_until_it_ends<D: Driver>(d: &D) {
     pull.close();
 }
 
-/// The high mark in the close scenario: far more than the kernel can take
-/// after the pause (a stalled receiver's queue, once collapsed, may reopen
-/// its TCP window by some KiB at a zero-window probe), so the flush can
+/// The high mark in the close scenario: several times what a stalled path
+/// can still absorb after the pause (the PUSH's 4 KiB send buffer, the
+/// proxy's fixed 16 KiB receive buffer — which a zero-window probe may
+/// reopen by some KiB once the kernel collapses its queue — one 64 KiB
+/// read, libzmq's 10-message queue and 8 KiB batch), so the flush can
 /// never complete while the stall lasts.
-const CLOSE_HIGH: usize = 256 * 1024;
+const CLOSE_HIGH: usize = 512 * 1024;
 
 /// `close()` while the peer is stalled with messages buffered: the flush
 /// cannot complete, so `close()` gives up once its deadline (the socket's
