@@ -88,17 +88,26 @@ async fn read_is_cancel_safe() {
         .await
         .unwrap();
     let n = 5000u64;
+    // The writer stops after each burst until the reader has read it all
+    // and cancelled a read that was waiting: a fast writer otherwise keeps
+    // every read ready, and no read is ever cancelled while it waits.
+    const BURST: u64 = 500;
+    let (go, mut gone) = tokio::sync::mpsc::channel::<()>(1);
     let writer = tokio::spawn(async move {
         for i in 0..n {
             push.write(numbered(i)).unwrap();
             if i % 7 == 0 {
                 tokio::task::yield_now().await;
             }
+            if (i + 1).is_multiple_of(BURST) && i + 1 < n {
+                gone.recv().await.expect("the reader lets the writer go on");
+            }
         }
         push
     });
     let mut got = Vec::new();
     let mut cancelled = 0;
+    let mut waiting_cancelled = 0;
     let mut rounds = 0u64;
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while (got.len() as u64) < n {
@@ -124,6 +133,15 @@ async fn read_is_cancel_safe() {
             }
             _ => got.push(number(&pull.read().await.unwrap())),
         }
+        let len = got.len() as u64;
+        if len > 0 && len.is_multiple_of(BURST) && len < n && waiting_cancelled < len / BURST {
+            // The writer waits for `go`: this read waits, and is cancelled.
+            let early = tokio::time::timeout(Duration::from_millis(1), pull.read()).await;
+            assert!(early.is_err(), "a message before the writer went on");
+            waiting_cancelled += 1;
+            cancelled += 1;
+            go.send(()).await.unwrap();
+        }
     }
     let push = writer.await.unwrap();
     assert_eq!(
@@ -131,10 +149,8 @@ async fn read_is_cancel_safe() {
         (0..n).collect::<Vec<_>>(),
         "lost, duplicated or reordered"
     );
-    assert!(
-        cancelled > 0,
-        "no read was cancelled: the test proves nothing"
-    );
+    assert_eq!(waiting_cancelled, n / BURST - 1, "a waiting read per burst");
+    assert!(cancelled > 0);
     // Still usable after all the cancellations.
     push.write(numbered(n)).unwrap();
     let m = tokio::time::timeout(TIMEOUT, pull.read())
