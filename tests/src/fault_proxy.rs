@@ -28,10 +28,9 @@ use std::time::{Duration, Instant};
 const QUEUE_CAP: usize = 256 * 1024;
 /// The largest read the proxy makes at once.
 const READ_CHUNK: usize = 64 * 1024;
-/// The kernel receive buffer of the proxy's sockets, fixed: left to
-/// autotuning (up to `tcp_rmem`'s 32 MiB here), a stalled proxy's socket
-/// kept taking data for a while, so a stall did not bound what a writer
-/// could push into the path.
+/// The kernel receive buffer of the proxy's sockets, fixed, so what a
+/// stalled path still takes is bounded and does not depend on the
+/// kernel's autotuning (up to `tcp_rmem`'s 32 MiB here).
 const RECV_BUFFER: usize = 16 * 1024;
 /// How long a blocked write waits before it looks again at whether its
 /// connection was killed.
@@ -515,7 +514,7 @@ impl FaultProxy {
     pub fn start(target: &str) -> io::Result<FaultProxy> {
         let target = socket_addr(target)?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
-        // Accepted connections inherit it (before any connects).
+        // Set before any client connects: accepted sockets inherit it.
         socket2::SockRef::from(&listener).set_recv_buffer_size(RECV_BUFFER)?;
         let addr = listener.local_addr()?;
         let seed = (addr.port() as u64) << 17 | 0x9e37_79b9;
